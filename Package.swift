@@ -1,0 +1,104 @@
+// swift-tools-version:6.0
+// cnncodes — a feature store and retrieval service for CNN codes.
+// Module graph and its rationale: README.md ("Architecture") and ../shared/DESIGN.md.
+import PackageDescription
+
+/// Compute modules (kernels, solvers, indexes) are compiled with optimization even in debug
+/// builds: an unoptimized conv or HNSW loop is 20–100× slower, which would make the
+/// conformance tests on real networks take hours in `swift test`. Exclusivity checks are
+/// dropped for the same reason: the hot loops use unsafe pointers whose aliasing is
+/// documented where they are created.
+let computeSettings: [SwiftSetting] = [
+    .unsafeFlags(["-O", "-enforce-exclusivity=unchecked"]),
+]
+
+let package = Package(
+    name: "cnncodes",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cnncodes", targets: ["cnncodes"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // System-library shims: module maps only, the libraries come from Debian -dev packages
+        // (scripts/setup installs them).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+
+        // Generated from onnx.proto by tools/generate-onnx-proto (committed; do not edit).
+        .target(
+            name: "ONNXProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+
+        // Dense float32 tensors, .npy I/O, the BLAS calls.
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: computeSettings),
+
+        // ONNX model → graph IR → load-time passes → planned executor; kernels in Kernels/.
+        .target(
+            name: "Inference",
+            dependencies: ["Tensor", "ONNXProto", "CBLAS"],
+            swiftSettings: computeSettings
+        ),
+
+        // Image files → decoded RGB → preprocessed model input.
+        .target(
+            name: "Imaging",
+            dependencies: ["Tensor", "CTurboJPEG", "CPNG"],
+            swiftSettings: computeSettings
+        ),
+
+        // A store: catalog.sqlite (GRDB) + codes.lmdb (LMDB).
+        .target(
+            name: "Store",
+            dependencies: ["CLMDB", "Tensor", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
+        // Linear SVM, softmax regression, cross-validation, metrics — on matrices, no I/O.
+        .target(name: "Learning", dependencies: ["Tensor", "CBLAS"], swiftSettings: computeSettings),
+
+        // Exact k-NN (blocked GEMM + top-k) and HNSW — on matrices; persisted index files.
+        .target(name: "Search", dependencies: ["Tensor", "CBLAS"], swiftSettings: computeSettings),
+
+        // The batch pipeline: scan → decode/preprocess → forward → ReLU/pool → store.
+        .target(
+            name: "Extraction",
+            dependencies: [
+                "Imaging", "Inference", "Store", "Tensor",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The commands (a library, so tests can drive them and check help texts).
+        .target(
+            name: "CNNCodesCLI",
+            dependencies: [
+                "Tensor", "Inference", "Imaging", "Store", "Extraction", "Learning", "Search",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "cnncodes", dependencies: ["CNNCodesCLI"]),
+
+        // Test helpers: repository paths, ../shared lookup with skip, temporary directories.
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+
+        // One test target per module.
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tensor", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Tensor", "TestSupport"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "Tensor", "TestSupport"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Tensor", "TestSupport"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Tensor", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CNNCodesCLI", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Module Extraction: see README.md (Architecture). Its code lands here.

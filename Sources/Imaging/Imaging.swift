@@ -1,0 +1,1 @@
+// Module Imaging: see README.md (Architecture). Its code lands here.

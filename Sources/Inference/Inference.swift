@@ -1,0 +1,1 @@
+// Module Inference: see README.md (Architecture). Its code lands here.

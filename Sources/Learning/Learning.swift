@@ -1,0 +1,1 @@
+// Module Learning: see README.md (Architecture). Its code lands here.

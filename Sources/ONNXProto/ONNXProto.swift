@@ -1,0 +1,1 @@
+// Generated code from onnx.proto lands here (tools/generate-onnx-proto).

@@ -1,0 +1,1 @@
+// Module Search: see README.md (Architecture). Its code lands here.

@@ -1,0 +1,1 @@
+// Module Store: see README.md (Architecture). Its code lands here.

@@ -1,0 +1,1 @@
+// Tests for Learning land here.

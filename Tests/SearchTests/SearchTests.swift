@@ -1,0 +1,1 @@
+// Tests for Search land here.
