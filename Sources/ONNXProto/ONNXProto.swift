@@ -1,1 +1,0 @@
-// Generated code from onnx.proto lands here (tools/generate-onnx-proto).
