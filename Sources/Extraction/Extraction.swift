@@ -1,1 +1,0 @@
-// Module Extraction: see README.md (Architecture). Its code lands here.
