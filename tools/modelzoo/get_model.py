@@ -63,6 +63,17 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def builder_digest():
+    """SHA-256 over the code that builds the graph: recorded in the JSON so a model written
+    by an older version of this code no longer verifies and is rebuilt."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for module in ("torch_checkpoint.py", "efficientnet_lite.py", "get_model.py"):
+        with open(os.path.join(here, module), "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
 def preprocessing(name):
     """The input preprocessing of a variant, as the cnncodes `Preprocessing` fields."""
     res = LITE_VARIANTS[name][2]
@@ -124,6 +135,8 @@ def verify(onnx_path, json_path, name, fold_batchnorm):
         return f"no readable {os.path.basename(json_path)} ({e})"
     if info.get("name") != name or info.get("batchnorm_folded") != fold_batchnorm:
         return "built with other options"
+    if info.get("builder_sha256") != builder_digest():
+        return "written by another version of tools/modelzoo"
     if info.get("sha256") != sha256_of(onnx_path):
         return "SHA-256 differs from the one recorded in the JSON"
     try:
@@ -169,6 +182,7 @@ def build(name, out_dir, fold_batchnorm=True, log=print):
         "sha256": sha256_of(onnx_path),
         "source": source,
         "architecture": ARCHITECTURE_SOURCE,
+        "builder_sha256": builder_digest(),
         "batchnorm_folded": fold_batchnorm,
         "padding": f"TF 'SAME' as static Conv pads for the fixed {res}x{res} input",
         "input": dict(name="input", shape=["batch", 3, res, res], dtype="float32"),
