@@ -369,3 +369,13 @@ def test_larger_variants_classify_real_ants_and_bees(tmp_path_factory, name):
     correct = int((top1 == expected).sum())
     print(f"{name}: {correct}/20 ant/bee photos classified ant/bee")
     assert correct >= 16, f"{name}: only {correct}/20 top-1 ant/bee (got {top1.tolist()})"
+
+
+def test_class_names_equal_the_shared_list(tmp_path):
+    shared_names = os.path.join(SHARED, "models", "imagenet_classes.txt")
+    if not os.path.exists(shared_names):
+        pytest.skip(f"{shared_names} absent (set CNNCODES_SHARED): no reference to compare with")
+    from modelzoo import imagenet_classes
+    path = imagenet_classes.write_class_names(str(tmp_path), log=lambda _: None)
+    with open(path) as ours, open(shared_names) as ref:
+        assert ours.read().splitlines() == ref.read().splitlines()

@@ -17,7 +17,7 @@ import tempfile
 
 import onnx
 
-from . import pypi
+from . import imagenet_classes, pypi
 from .efficientnet_lite import LITE_VARIANTS, ArchitectureError, build_model
 from .torch_checkpoint import CheckpointError, load_checkpoint
 
@@ -186,7 +186,10 @@ def build(name, out_dir, fold_batchnorm=True, log=print):
         "batchnorm_folded": fold_batchnorm,
         "padding": f"TF 'SAME' as static Conv pads for the fixed {res}x{res} input",
         "input": dict(name="input", shape=["batch", 3, res, res], dtype="float32"),
-        "output": dict(name="logits", shape=["batch", 1000], classes="ImageNet-1k"),
+        "output": dict(name="logits", shape=["batch", 1000], classes="ImageNet-1k",
+                       class_names=imagenet_classes.FILE_NAME,
+                       class_names_source=f"{imagenet_classes.PACKAGE} {imagenet_classes.VERSION} "
+                                          f"(PyPI, {imagenet_classes.LICENSE})"),
         "preprocessing": preprocessing(name),
         "layers": layers_worth_extracting(model),
     }
@@ -203,6 +206,7 @@ def get_model(name, out_dir, fold_batchnorm=True, force=False, log=print):
         raise GetModelError(f"unknown model {name}; available: {', '.join(WEIGHTS)}")
     onnx_path = os.path.join(out_dir, file_name(name))
     json_path = onnx_path[: -len(".onnx")] + ".json"
+    imagenet_classes.write_class_names(out_dir, log)  # the names of the logits' classes
     reason = "forced" if force else verify(onnx_path, json_path, name, fold_batchnorm)
     if reason is None:
         log(f"get-model: {onnx_path} exists and verifies (SHA-256 as recorded in "
@@ -246,7 +250,8 @@ def main(argv=None):
     print(f"  input  {info['input']['name']} {info['input']['shape']}: shorter side "
           f"{p['resize_shorter_side']}, center crop {p['center_crop']}, (pixel - 127) / 128, RGB, NCHW"
           + (f" (profile {p['profile']})" if p["profile"] else ""))
-    print(f"  output {info['output']['name']} {info['output']['shape']} (ImageNet-1k)")
+    print(f"  output {info['output']['name']} {info['output']['shape']} (ImageNet-1k; names in "
+          f"{os.path.join(args.out, imagenet_classes.FILE_NAME)})")
     print("  layers worth extracting:")
     for layer in info["layers"]:
         print(f"    {layer['name']} {layer['shape']}")
