@@ -122,11 +122,10 @@ class _CheckpointUnpickler(pickle.Unpickler):
     """An unpickler that builds `_Storage` placeholders for persistent ids and resolves only
     allow-listed globals. `storages` maps key -> `_Storage` (shared across views)."""
 
-    def __init__(self, file, path, zip_numel_known):
+    def __init__(self, file, path):
         super().__init__(file, encoding="latin1")  # legacy pickles from Python 2 hold bytes
         self.path = path
         self.storages = {}
-        self.zip_numel_known = zip_numel_known
 
     def find_class(self, module, name):
         try:
@@ -174,7 +173,7 @@ def _materialize(obj):
 def _load_legacy(path, f):
     def load_pickle(what):
         try:
-            return _CheckpointUnpickler(f, path, False).load()
+            return _CheckpointUnpickler(f, path).load()
         except (pickle.UnpicklingError, EOFError, ValueError) as e:
             raise CheckpointError(f"{path}: cannot read the {what} pickle ({e})")
 
@@ -187,12 +186,14 @@ def _load_legacy(path, f):
     sys_info = load_pickle("sys info")
     if isinstance(sys_info, dict) and not sys_info.get("little_endian", True):
         raise CheckpointError(f"{path}: big-endian checkpoints are not supported")
-    unpickler = _CheckpointUnpickler(f, path, False)
+    unpickler = _CheckpointUnpickler(f, path)
     try:
         obj = unpickler.load()
-        keys = pickle.Unpickler(f).load()  # a plain list of str: no globals
+        keys = _CheckpointUnpickler(f, path).load()  # a plain list of str, but untrusted too
     except (pickle.UnpicklingError, EOFError, ValueError) as e:
         raise CheckpointError(f"{path}: cannot read the object pickle ({e})")
+    if not isinstance(keys, list):
+        raise CheckpointError(f"{path}: expected the list of storage keys, found {type(keys).__name__}")
     for key in keys:
         key = key.decode() if isinstance(key, bytes) else str(key)
         storage = unpickler.storages.get(key)
@@ -217,7 +218,7 @@ def _load_zip(path, archive):
     if len(pickles) != 1:
         raise CheckpointError(f"{path}: zip without exactly one data.pkl ({len(pickles)} found)")
     prefix = pickles[0][: -len("data.pkl")]
-    unpickler = _CheckpointUnpickler(io.BytesIO(archive.read(pickles[0])), path, True)
+    unpickler = _CheckpointUnpickler(io.BytesIO(archive.read(pickles[0])), path)
     try:
         obj = unpickler.load()
     except (pickle.UnpicklingError, EOFError, ValueError) as e:
