@@ -114,8 +114,8 @@ class _GraphBuilder:
         self.nodes = []
         self.initializers = []
         self.used = set()
-        self._add_init("clip_min", np.array(0.0, dtype=np.float32))
-        self._add_init("clip_max", np.array(RELU6_MAX, dtype=np.float32))
+        self.add_initializer("clip_min", np.array(0.0, dtype=np.float32))
+        self.add_initializer("clip_max", np.array(RELU6_MAX, dtype=np.float32))
 
     def weight(self, name, shape):
         if name not in self.state:
@@ -128,7 +128,7 @@ class _GraphBuilder:
         # Weights go into the graph as float32 whatever the checkpoint stored (fp16/fp64).
         return value.astype(np.float32) if value.dtype.kind == "f" else value
 
-    def _add_init(self, name, array):
+    def add_initializer(self, name, array):
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
@@ -152,10 +152,10 @@ class _GraphBuilder:
             scale = gamma / np.sqrt(var + np.float32(BN_EPSILON))
             folded_w = w * scale[:, None, None, None]
             folded_b = beta - mean * scale
-            inputs += [self._add_init(f"{module}.weight", folded_w),
-                       self._add_init(f"{module}.bias", folded_b)]
+            inputs += [self.add_initializer(f"{module}.weight", folded_w),
+                       self.add_initializer(f"{module}.bias", folded_b)]
         else:
-            inputs += [self._add_init(f"{module}.weight", w)]
+            inputs += [self.add_initializer(f"{module}.weight", w)]
         self.nodes.append(helper.make_node(
             "Conv", inputs, [conv_out], name=f"{prefix}/Conv",
             kernel_shape=[kernel, kernel], strides=[stride, stride], group=groups,
@@ -164,7 +164,7 @@ class _GraphBuilder:
             return conv_out, out
         bn_prefix = _scope(bn)
         bn_out = f"{bn_prefix}/BatchNormalization_output_0"
-        params = [self._add_init(f"{bn}.{p}", v) for p, v in
+        params = [self.add_initializer(f"{bn}.{p}", v) for p, v in
                   (("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", var))]
         self.nodes.append(helper.make_node(
             "BatchNormalization", [conv_out] + params, [bn_out],
@@ -218,8 +218,8 @@ def build_model(state, variant="efficientnet-lite0", fold_batchnorm=True, num_cl
                                     name="/_avg_pooling/GlobalAveragePool"))
     flat = "/Flatten_output_0"
     g.nodes.append(helper.make_node("Flatten", [pooled], [flat], name="/Flatten", axis=1))
-    fc_w = g._add_init("_fc.weight", g.weight("_fc.weight", (num_classes, HEAD_FILTERS)))
-    fc_b = g._add_init("_fc.bias", g.weight("_fc.bias", (num_classes,)))
+    fc_w = g.add_initializer("_fc.weight", g.weight("_fc.weight", (num_classes, HEAD_FILTERS)))
+    fc_b = g.add_initializer("_fc.bias", g.weight("_fc.bias", (num_classes,)))
     g.nodes.append(helper.make_node("Gemm", [flat, fc_w, fc_b], ["logits"], name="/_fc/Gemm",
                                     alpha=1.0, beta=1.0, transB=1))  # logits = flat @ W^T + b
 
