@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System-library shims: module maps only, the libraries come from Debian -dev packages
@@ -78,11 +79,21 @@ let package = Package(
             ]
         ),
 
+        // The HTTP API and web page (Hummingbird 2); answers through a `ServiceBackend`.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Tensor", "Store", "Search", "Learning", "Extraction", "Imaging", "Inference",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The commands (a library, so tests can drive them and check help texts).
         .target(
             name: "CNNCodesCLI",
             dependencies: [
-                "Tensor", "Inference", "Imaging", "Store", "Extraction", "Learning", "Search",
+                "Tensor", "Inference", "Imaging", "Store", "Extraction", "Learning", "Search", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,6 +111,13 @@ let package = Package(
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Tensor", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Tensor", "TestSupport"]),
         .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Tensor", "TestSupport"]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Service", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "CLITests", dependencies: ["CNNCodesCLI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,1 @@
+// Module Service: see README.md (Architecture). Its code lands here.

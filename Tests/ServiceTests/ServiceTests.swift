@@ -1,0 +1,1 @@
+// Service tests land here.
