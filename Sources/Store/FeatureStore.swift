@@ -208,13 +208,16 @@ public final class FeatureStore: @unchecked Sendable {
 
     var catalogPath: String { directory.appendingPathComponent(FeatureStore.catalogFileName).path }
 
-    /// Maps "no space" / "file too large" LMDB errors to a clear message.
+    /// Maps "no space" / "file too large" LMDB errors to a clear message. LMDB reports a
+    /// short write (what a full disk usually causes mid-commit) as EIO.
     func explain(_ error: Error) -> Error {
         if case .lmdb(let operation, let code, _, let path) = error as? StoreError,
-           code == ENOSPC || code == EFBIG || code == EDQUOT {
+           code == ENOSPC || code == EFBIG || code == EDQUOT || code == EIO {
+            let what = code == EIO ? "disk full or I/O error" : "disk full"
             return StoreError.unwritable(
                 path: path,
-                reason: "disk full (\(String(cString: strerror(code))) in \(operation)); the batch was not stored — free space and re-run")
+                reason: "\(what) (\(String(cString: strerror(code))) in \(operation)); the batch was not stored and the "
+                    + "store is consistent — free space and re-run to resume")
         }
         if case .lmdb(let operation, let code, _, let path) = error as? StoreError,
            code == EACCES || code == EROFS || code == EPERM {
