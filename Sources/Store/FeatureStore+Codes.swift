@@ -68,10 +68,14 @@ extension FeatureStore {
         do {
             try codes.write { txn in
                 for (batch, (record, dbi)) in zip(batches, zip(records, dbis)) {
+                    // New images have ids above every stored one: append (see `put`).
+                    let increasing = zip(batch.ids, batch.ids.dropFirst()).allSatisfy { $0 < $1 }
+                    let last = try txn.lastID(dbi) ?? Int64.min
+                    let append = increasing && (batch.ids.first ?? Int64.min) > last
                     try batch.matrix.withUnsafeBufferPointer { matrix in
                         for (row, id) in batch.ids.enumerated() {
                             let code = UnsafeBufferPointer(rebasing: matrix[(row * record.dim)..<((row + 1) * record.dim)])
-                            try txn.put(dbi, id: id, byteCount: record.codeBytes) { destination in
+                            try txn.put(dbi, id: id, byteCount: record.codeBytes, append: append) { destination in
                                 CodeEncoding.encode(code, as: record.provenance.dtype, into: destination)
                             }
                         }
@@ -99,16 +103,25 @@ extension FeatureStore {
     /// catalog transaction.
     func markDone(_ batches: [CodeBatch], records: [CollectionRecord]) throws {
         try catalogWrite("mark codes done") { db in
-            let mark = try db.cachedStatement(sql: """
-                INSERT INTO code_status (image_id, collection_id, state) VALUES (?, ?, 'done')
-                ON CONFLICT (collection_id, image_id) DO UPDATE SET state = 'done' WHERE state <> 'done'
+            // Set-based, one statement per step with the batch's ids as a JSON array: ~10×
+            // faster than a statement per image. Pending → done, then marks for ids that had
+            // none (codes put without registering for this collection); already-done rows
+            // are left alone, so `count` grows by exactly the newly done.
+            let markPending = try db.cachedStatement(sql: """
+                UPDATE code_status SET state = 'done'
+                WHERE collection_id = ? AND state = 'pending' AND image_id IN (SELECT value FROM json_each(?))
+                """)
+            let markMissing = try db.cachedStatement(sql: """
+                INSERT INTO code_status (image_id, collection_id, state)
+                SELECT value, ?, 'done' FROM json_each(?) WHERE true
+                ON CONFLICT (collection_id, image_id) DO NOTHING
                 """)
             for (batch, record) in zip(batches, records) {
-                var newlyDone = 0
-                for id in batch.ids {
-                    try mark.execute(arguments: [id, record.id])
-                    newlyDone += db.changesCount
-                }
+                let ids = FeatureStore.jsonArray(batch.ids)
+                try markPending.execute(arguments: [record.id, ids])
+                var newlyDone = db.changesCount
+                try markMissing.execute(arguments: [record.id, ids])
+                newlyDone += db.changesCount
                 try db.execute(sql: "UPDATE collections SET count = count + ? WHERE id = ?",
                                arguments: [newlyDone, record.id])
             }
@@ -119,11 +132,20 @@ extension FeatureStore {
     /// written for an unregistered image (it would be an orphan).
     private func requireImagesExist(_ ids: Set<Int64>) throws {
         try catalogRead("check images") { db in
+            let found = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM images WHERE id IN (SELECT value FROM json_each(?))
+                """, arguments: [FeatureStore.jsonArray(Array(ids))]) ?? 0
+            guard found < ids.count else { return }
             let exists = try db.cachedStatement(sql: "SELECT 1 FROM images WHERE id = ?")
             for id in ids.sorted() where try Int.fetchOne(exists, arguments: [id]) == nil {
                 throw StoreError.unknownImage(id)
             }
         }
+    }
+
+    /// `[1,2,3]`: ids for `json_each` in set-based statements.
+    static func jsonArray(_ ids: [Int64]) -> String {
+        "[" + ids.map(String.init).joined(separator: ",") + "]"
     }
 
     /// Deletes the codes of `ids` from every collection's database (one LMDB transaction).

@@ -34,6 +34,7 @@ extension FeatureStore {
             for image in images {
                 var id: Int64
                 var replaced = false
+                var isNew = false
                 if let row = try Row.fetchOne(find, arguments: [image.source, image.path]) {
                     id = row["id"]
                     let oldDigest: String? = row["digest"]
@@ -43,17 +44,20 @@ extension FeatureStore {
                         try insert.execute(arguments: [image.source, image.path, image.digest, image.label, image.split])
                         id = db.lastInsertedRowID
                         replaced = true
+                        isNew = true
                     } else if image.digest != nil || image.label != nil || image.split != nil {
                         try update.execute(arguments: [image.digest, image.label, image.split, id])
                     }
                 } else {
                     try insert.execute(arguments: [image.source, image.path, image.digest, image.label, image.split])
                     id = db.lastInsertedRowID
+                    isNew = true
                 }
                 var done = Set<String>()
                 var pending = Set<String>()
                 for (name, collectionID) in zip(names, collectionIDs) {
-                    let current = try String.fetchOne(state, arguments: [collectionID, id])
+                    // A new row has no marks yet: skip the lookup.
+                    let current = isNew ? nil : try String.fetchOne(state, arguments: [collectionID, id])
                     if current == "done" {
                         done.insert(name)
                     } else {

@@ -173,3 +173,22 @@ final class WriteProtocolTests: XCTestCase {
         XCTAssertEqual(try store.labels(collection: "c"), ["ants", "bees"])
     }
 }
+
+extension WriteProtocolTests {
+    func testPuttingAnExistingCodeReplacesItWithoutChangingTheCount() throws {
+        let store = try makeStore(try TestPaths.temporaryDirectory(self))
+        let ids = try StoreFixtures.fill(store, collection: "c", images: StoreFixtures.images(3), dim: dim)
+        let replacement = [Float](repeating: 0.25, count: dim)
+        try store.putCodes(collection: "c", ids: [ids[1]], matrix: replacement)  // not above the last id: no append
+        XCTAssertEqual(try store.code("c", id: ids[1]), replacement)
+        XCTAssertEqual(try store.requireCollection("c").count, 3)
+        XCTAssertEqual(try store.codes("c").ids, ids)
+        // Out-of-order ids in one batch are stored too.
+        let more = try store.registerImages(StoreFixtures.images(2, from: 3), collections: ["c"]).map(\.id)
+        let reversed = Array(more.reversed())
+        try store.putCodes(collection: "c", ids: reversed, matrix: reversed.flatMap { StoreFixtures.code(for: $0, dim: dim) })
+        XCTAssertEqual(try store.requireCollection("c").count, 5)
+        XCTAssertEqual(try store.code("c", id: more[0]), StoreFixtures.code(for: more[0], dim: dim))
+        XCTAssertTrue(try store.verify().isConsistent)
+    }
+}

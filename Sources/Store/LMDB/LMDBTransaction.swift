@@ -27,15 +27,35 @@ struct LMDBTransaction {
 
     /// Reserves `byteCount` bytes under `id` (replacing any old value) and lets `fill` write
     /// them in place (`MDB_RESERVE`: no intermediate copy of the code).
-    func put(_ dbi: MDB_dbi, id: Int64, byteCount: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws {
+    ///
+    /// `append`: the caller guarantees `id` is greater than every key in the database
+    /// (`MDB_APPEND`): LMDB then fills leaf pages completely instead of splitting them in
+    /// half, which keeps sequential imports ~2× smaller on disk for small codes.
+    func put(_ dbi: MDB_dbi, id: Int64, byteCount: Int, append: Bool = false,
+             fill: (UnsafeMutableRawBufferPointer) -> Void) throws {
         var keyBytes = id.bigEndian
         try withUnsafeMutableBytes(of: &keyBytes) { key in
             var keyVal = MDB_val(mv_size: 8, mv_data: key.baseAddress)
             var dataVal = MDB_val(mv_size: byteCount, mv_data: nil)
+            let flags = UInt32(MDB_RESERVE) | (append ? UInt32(MDB_APPEND) : 0)
             try LMDBEnvironment.check(
-                mdb_put(handle, dbi, &keyVal, &dataVal, UInt32(MDB_RESERVE)), "mdb_put", environment.path)
+                mdb_put(handle, dbi, &keyVal, &dataVal, flags), "mdb_put", environment.path)
             fill(UnsafeMutableRawBufferPointer(start: dataVal.mv_data, count: byteCount))
         }
+    }
+
+    /// The largest id in the database, or nil when it is empty.
+    func lastID(_ dbi: MDB_dbi) throws -> Int64? {
+        var cursor: OpaquePointer?
+        try LMDBEnvironment.check(mdb_cursor_open(handle, dbi, &cursor), "mdb_cursor_open", environment.path)
+        defer { mdb_cursor_close(cursor) }
+        var keyVal = MDB_val()
+        var dataVal = MDB_val()
+        let rc = mdb_cursor_get(cursor, &keyVal, &dataVal, MDB_LAST)
+        if rc == MDB_NOTFOUND { return nil }
+        try LMDBEnvironment.check(rc, "mdb_cursor_get", environment.path)
+        guard keyVal.mv_size == 8, let keyPointer = keyVal.mv_data else { return nil }
+        return Int64(bigEndian: keyPointer.loadUnaligned(as: Int64.self))
     }
 
     /// Deletes the value under `id`; returns whether there was one.
