@@ -7,6 +7,12 @@ public struct ExportSummary: Equatable, Sendable {
     public var dim: Int
     /// Codes in LMDB whose image row is gone (only in a store not yet reconciled): left out.
     public var skippedOrphans: Int
+    /// Wall time reading the codes (one LMDB snapshot) and their image rows, in seconds.
+    public var readSeconds: Double = 0
+
+    public static func == (a: ExportSummary, b: ExportSummary) -> Bool {
+        a.count == b.count && a.dim == b.dim && a.skippedOrphans == b.skippedOrphans
+    }
 }
 
 /// What `importCodes` did.
@@ -16,6 +22,12 @@ public struct ImportSummary: Equatable, Sendable {
     /// Rows whose code was already stored (a re-run resuming an interrupted import).
     public var skipped: Int
     public var total: Int
+    /// Wall time of the batch loop (register + durable LMDB commit + done marks), seconds.
+    public var writeSeconds: Double = 0
+
+    public static func == (a: ImportSummary, b: ImportSummary) -> Bool {
+        a.imported == b.imported && a.skipped == b.skipped && a.total == b.total
+    }
 }
 
 /// The `provenance.json` written beside codes.npy: enough to import the codes elsewhere.
@@ -42,8 +54,10 @@ extension FeatureStore {
     @discardableResult
     public func export(collection: String, to directory: URL) throws -> ExportSummary {
         let record = try requireCollection(collection)
+        let readStart = Date()
         let matrix = try codes(collection)
         let rows = Dictionary(uniqueKeysWithValues: try images(ids: matrix.ids).map { ($0.id, $0) })
+        let readSeconds = Date().timeIntervalSince(readStart)
         var keptValues: [Float] = []
         keptValues.reserveCapacity(matrix.values.count)
         var meta = CSV.line(["id", "path", "label", "split", "source", "digest"])
@@ -68,7 +82,7 @@ extension FeatureStore {
         } catch {
             throw StoreError.unwritable(path: directory.path, reason: FeatureStore.reason(error))
         }
-        return ExportSummary(count: kept, dim: record.dim, skippedOrphans: matrix.count - kept)
+        return ExportSummary(count: kept, dim: record.dim, skippedOrphans: matrix.count - kept, readSeconds: readSeconds)
     }
 
     /// Reads `directory/provenance.json` (or `file`).
@@ -119,6 +133,7 @@ extension FeatureStore {
         try ensureCollection(collection, provenance: chosen, dim: dim)
         let run = try beginRun(command: command, collections: [collection])
         var summary = ImportSummary(imported: 0, skipped: 0, total: count)
+        let writeStart = Date()
         try tensor.data.withUnsafeBufferPointer { all in
             for start in stride(from: 0, to: count, by: batchSize) {
                 let end = min(count, start + batchSize)
@@ -137,6 +152,7 @@ extension FeatureStore {
                 progress?(end, count)
             }
         }
+        summary.writeSeconds = Date().timeIntervalSince(writeStart)
         try finishRun(run, counts: RunCounts(done: summary.imported, skipped: summary.skipped, failed: 0))
         return summary
     }

@@ -29,7 +29,9 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open(.readOnly)
         let summary = try store.export(collection: collection, to: URL(fileURLWithPath: out))
-        var line = "exported \(summary.count) codes × \(summary.dim) of '\(collection)' to \(out)"
+        let rate = summary.readSeconds > 0 ? Int(Double(summary.count) / summary.readSeconds) : 0
+        var line = "exported \(summary.count) codes × \(summary.dim) of '\(collection)' to \(out) "
+            + "(read in \(String(format: "%.3f", summary.readSeconds)) s, \(rate) codes/s)"
         if summary.skippedOrphans > 0 { line += " (\(summary.skippedOrphans) codes without an image row left out)" }
         print(line)
     }
