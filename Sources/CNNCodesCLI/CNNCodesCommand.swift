@@ -26,6 +26,11 @@ extension CNNCodesCommand {
     static var subcommandList: [ParsableCommand.Type] {
         [
             NPYInfoCommand.self,
+            InfoCommand.self,
+            ExportCommand.self,
+            ImportCommand.self,
+            FailuresCommand.self,
+            VerifyCommand.self,
         ]
     }
 }

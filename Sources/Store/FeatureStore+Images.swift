@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+
+extension FeatureStore {
+    /// Step 1 of the write protocol: registers images and marks them pending in
+    /// `collections`, in one catalog transaction. Answers, per image and in order, its id
+    /// and which collections already hold its code (skip those — this is how a re-run
+    /// resumes) and which are pending.
+    ///
+    /// An image is identified by (source, path). Same path with another digest (a changed
+    /// file): the old row, its marks and its codes are removed and the image gets a new id
+    /// (ids are never reused, so an old code can never be taken for the new file's).
+    /// Label and split are updated when given.
+    public func registerImages(_ images: [NewImage], collections names: [String]) throws -> [RegisteredImage] {
+        writeProtocolLock.lock()
+        defer { writeProtocolLock.unlock() }
+        var replacedIDs: [Int64] = []
+        let collectionIDs = try names.map { try requireCollection($0).id }
+        let registered = try catalogWrite("register images") { db -> [RegisteredImage] in
+            let find = try db.cachedStatement(sql: "SELECT id, digest FROM images WHERE source = ? AND path = ?")
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO images (source, path, digest, label, split) VALUES (?, ?, ?, ?, ?)
+                """)
+            let update = try db.cachedStatement(sql: """
+                UPDATE images SET digest = coalesce(?, digest), label = coalesce(?, label),
+                    split = coalesce(?, split) WHERE id = ?
+                """)
+            let state = try db.cachedStatement(sql: "SELECT state FROM code_status WHERE collection_id = ? AND image_id = ?")
+            let markPending = try db.cachedStatement(sql: """
+                INSERT INTO code_status (image_id, collection_id, state) VALUES (?, ?, 'pending')
+                """)
+            var result: [RegisteredImage] = []
+            result.reserveCapacity(images.count)
+            for image in images {
+                var id: Int64
+                var replaced = false
+                var isNew = false
+                if let row = try Row.fetchOne(find, arguments: [image.source, image.path]) {
+                    id = row["id"]
+                    let oldDigest: String? = row["digest"]
+                    if let oldDigest, let newDigest = image.digest, oldDigest != newDigest {
+                        try FeatureStore.deleteImage(db, id: id)
+                        replacedIDs.append(id)
+                        try insert.execute(arguments: [image.source, image.path, image.digest, image.label, image.split])
+                        id = db.lastInsertedRowID
+                        replaced = true
+                        isNew = true
+                    } else if image.digest != nil || image.label != nil || image.split != nil {
+                        try update.execute(arguments: [image.digest, image.label, image.split, id])
+                    }
+                } else {
+                    try insert.execute(arguments: [image.source, image.path, image.digest, image.label, image.split])
+                    id = db.lastInsertedRowID
+                    isNew = true
+                }
+                var done = Set<String>()
+                var pending = Set<String>()
+                for (name, collectionID) in zip(names, collectionIDs) {
+                    // A new row has no marks yet: skip the lookup.
+                    let current = isNew ? nil : try String.fetchOne(state, arguments: [collectionID, id])
+                    if current == "done" {
+                        done.insert(name)
+                    } else {
+                        if current == nil { try markPending.execute(arguments: [id, collectionID]) }
+                        pending.insert(name)
+                    }
+                }
+                result.append(RegisteredImage(id: id, done: done, pending: pending, replacedChangedFile: replaced))
+            }
+            return result
+        }
+        if !replacedIDs.isEmpty {
+            // A crash before this leaves orphan codes, which reconciliation deletes.
+            try deleteCodes(ofImages: replacedIDs)
+        }
+        return registered
+    }
+
+    /// Records width and height (known only after decoding) of registered images.
+    public func setImageSizes(_ sizes: [(id: Int64, width: Int, height: Int)]) throws {
+        guard !sizes.isEmpty else { return }
+        try catalogWrite("set image sizes") { db in
+            let update = try db.cachedStatement(sql: "UPDATE images SET width = ?, height = ? WHERE id = ?")
+            for size in sizes { try update.execute(arguments: [size.width, size.height, size.id]) }
+        }
+    }
+
+    /// The image at `path` under `source`, or nil (for resume: compare its digest).
+    public func lookup(source: String, path: String) throws -> ImageRecord? {
+        try catalogRead("look up image") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM images WHERE source = ? AND path = ?",
+                             arguments: [source, path]).map(FeatureStore.imageRecord)
+        }
+    }
+
+    /// Images with content digest `digest` (several paths may hold the same file).
+    public func lookup(digest: String) throws -> [ImageRecord] {
+        try catalogRead("look up digest") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM images WHERE digest = ? ORDER BY id",
+                             arguments: [digest]).map(FeatureStore.imageRecord)
+        }
+    }
+
+    /// Whether image `id` has a code in `collection` (a done mark).
+    public func isDone(imageID id: Int64, collection: String) throws -> Bool {
+        try catalogRead("read code status") { db in
+            try String.fetchOne(db, sql: """
+                SELECT s.state FROM code_status s JOIN collections c ON c.id = s.collection_id
+                WHERE c.name = ? AND s.image_id = ?
+                """, arguments: [collection, id]) == "done"
+        }
+    }
+
+    /// The image rows with these ids, in id order (unknown ids are left out).
+    public func images(ids: [Int64]) throws -> [ImageRecord] {
+        try catalogRead("read images") { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM images WHERE id = ?")
+            return try ids.sorted().compactMap { try Row.fetchOne(statement, arguments: [$0]).map(FeatureStore.imageRecord) }
+        }
+    }
+
+    /// The image row `id`, or nil.
+    public func image(id: Int64) throws -> ImageRecord? { try images(ids: [id]).first }
+
+    /// Ids of images with a code (done) in `collection` matching `filter`, ascending.
+    public func imageIDs(collection: String, filter: ImageFilter = .all) throws -> [Int64] {
+        let record = try requireCollection(collection)
+        return try catalogRead("filter images") { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT i.id FROM images i JOIN code_status s ON s.image_id = i.id
+                WHERE s.collection_id = ? AND s.state = 'done'
+                  AND (? IS NULL OR i.label = ?) AND (? IS NULL OR i.split = ?)
+                ORDER BY i.id
+                """, arguments: [record.id, filter.label, filter.label, filter.split, filter.split])
+        }
+    }
+
+    /// Distinct labels of the images with a code in `collection`, sorted.
+    public func labels(collection: String) throws -> [String] {
+        let record = try requireCollection(collection)
+        return try catalogRead("list labels") { db in
+            try String.fetchAll(db, sql: """
+                SELECT DISTINCT i.label FROM images i JOIN code_status s ON s.image_id = i.id
+                WHERE s.collection_id = ? AND s.state = 'done' AND i.label IS NOT NULL ORDER BY i.label
+                """, arguments: [record.id])
+        }
+    }
+
+    /// Number of image rows.
+    public func imageCount() throws -> Int {
+        try catalogRead("count images") { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM images") ?? 0 }
+    }
+
+    // MARK: Rows
+
+    /// Deletes image `id` and its marks, keeping each collection's count right. Its codes
+    /// must be deleted from LMDB after the transaction commits.
+    static func deleteImage(_ db: Database, id: Int64) throws {
+        try db.execute(sql: """
+            UPDATE collections SET count = count - 1
+            WHERE id IN (SELECT collection_id FROM code_status WHERE image_id = ? AND state = 'done')
+            """, arguments: [id])
+        try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
+    }
+
+    static func imageRecord(_ row: Row) -> ImageRecord {
+        ImageRecord(id: row["id"], source: row["source"], path: row["path"], digest: row["digest"],
+                    width: row["width"], height: row["height"], label: row["label"], split: row["split"],
+                    added: row["added"])
+    }
+}
