@@ -69,7 +69,8 @@ public enum SoftmaxRegression {
         let started = Date()
 
         let loss = SoftmaxLoss(x: scaled, rows: rows, dimension: dimension, labels: labels,
-                               classCount: classCount, sampleWeights: labels.map { classWeights[$0] })
+                               classCount: classCount, sampleWeights: labels.map { classWeights[$0] },
+                               center: columnMeans(scaled, rows: rows, dimension: dimension))
         let totalWeight = loss.totalWeight
         let penalty = 1 / (options.C * totalWeight)
         let parameterCount = loss.weightRows * (dimension + 1)
@@ -91,7 +92,13 @@ public enum SoftmaxRegression {
 
         let weightCount = loss.weightRows * dimension
         let weights = result.point[0..<weightCount].map { Float($0) }
-        let bias = result.point[weightCount...].map { Float($0) }
+        // Back from centered coordinates: b = b′ − W·μ.
+        var bias = [Float]()
+        for c in 0..<loss.weightRows {
+            var shift = 0.0
+            for j in 0..<dimension { shift += result.point[c * dimension + j] * (loss.center?[j] ?? 0) }
+            bias.append(Float(result.point[weightCount + c] - shift))
+        }
         var warnings = [String]()
         if !result.converged {
             warnings.append(
@@ -108,6 +115,17 @@ public enum SoftmaxRegression {
                 rows: rows, classCounts: TrainingSet.classCounts(labels, classCount: classCount),
                 iterations: [result.iterations], converged: result.converged, objective: objective,
                 tolerance: options.tolerance, seconds: seconds, warnings: warnings))
+    }
+
+    /// Per-feature means in Double (the implicit centering of `SoftmaxLoss.center`).
+    static func columnMeans(_ x: [Float], rows: Int, dimension: Int) -> [Double] {
+        var sum = [Double](repeating: 0, count: dimension)
+        x.withUnsafeBufferPointer { p in
+            for row in 0..<rows {
+                for j in 0..<dimension { sum[j] += Double(p[row * dimension + j]) }
+            }
+        }
+        return sum.map { $0 / Double(max(rows, 1)) }
     }
 
     /// `fit` with classes named "0", "1", ….
