@@ -31,6 +31,7 @@ extension CNNCodesCommand {
             ImportCommand.self,
             FailuresCommand.self,
             VerifyCommand.self,
+            FitNPYCommand.self,
         ]
     }
 }

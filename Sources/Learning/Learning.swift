@@ -1,1 +1,0 @@
-// Module Learning: see README.md (Architecture). Its code lands here.

@@ -1,1 +1,0 @@
-// Tests for Learning land here.
