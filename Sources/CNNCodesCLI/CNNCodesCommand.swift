@@ -26,6 +26,7 @@ extension CNNCodesCommand {
     static var subcommandList: [ParsableCommand.Type] {
         [
             NPYInfoCommand.self,
+            SearchNPYCommand.self,
         ]
     }
 }

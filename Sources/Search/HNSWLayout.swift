@@ -16,19 +16,28 @@
 struct HNSWLayout: Equatable {
     let dim: Int
     let m: Int
+    /// Level-0 links per element: 2·M, the paper's and hnswlib's choice (level 0 holds every
+    /// element and needs the denser graph).
     let maxM0: Int
+    // Byte offsets inside a level-0 element, and its size (stored, not computed: they are
+    // read on every distance computation).
+    let vectorBytes: Int
+    let labelOffset: Int
+    let linkCountOffset: Int
+    let linksOffset: Int
+    let bytesPerElement: Int
+    /// UInt32 words per upper level of one element: the count, then M neighbour ids.
+    let wordsPerUpperLevel: Int
 
     init(dim: Int, m: Int) {
         self.dim = dim
         self.m = m
-        maxM0 = 2 * m  // level 0 is the densest graph: hnswlib's and the paper's 2·M
+        maxM0 = 2 * m
+        vectorBytes = dim * MemoryLayout<Float>.size
+        labelOffset = (vectorBytes + 7) / 8 * 8
+        linkCountOffset = labelOffset + 8
+        linksOffset = linkCountOffset + 4
+        bytesPerElement = (linksOffset + 4 * maxM0 + 63) / 64 * 64
+        wordsPerUpperLevel = 1 + m
     }
-
-    var vectorBytes: Int { dim * MemoryLayout<Float>.size }
-    var labelOffset: Int { (vectorBytes + 7) / 8 * 8 }
-    var linkCountOffset: Int { labelOffset + 8 }
-    var linksOffset: Int { linkCountOffset + 4 }
-    var bytesPerElement: Int { (linksOffset + 4 * maxM0 + 63) / 64 * 64 }
-    /// UInt32 words per upper level of one element: the count, then M neighbour ids.
-    var wordsPerUpperLevel: Int { 1 + m }
 }
