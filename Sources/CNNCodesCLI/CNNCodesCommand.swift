@@ -32,6 +32,7 @@ extension CNNCodesCommand {
             FailuresCommand.self,
             VerifyCommand.self,
             FitNPYCommand.self,
+            SearchNPYCommand.self,
         ]
     }
 }

@@ -1,1 +1,0 @@
-// Module Search: see README.md (Architecture). Its code lands here.
