@@ -68,6 +68,16 @@ struct BilinearCoefficients {
         self.weights = weights
     }
 
+    /// The source samples all computed outputs read: (lowest first, highest end).
+    var sourceSpan: (Int, Int) {
+        var low = Int.max, high = Int.min
+        for (f, n) in zip(first, count) {
+            low = min(low, Int(f))
+            high = max(high, Int(f + n))
+        }
+        return low <= high ? (low, high) : (0, 0)
+    }
+
     @inline(__always)
     static func triangle(_ x: Double) -> Double {
         let a = x < 0 ? -x : x

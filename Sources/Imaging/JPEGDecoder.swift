@@ -12,7 +12,10 @@ enum JPEGDecoder {
             throw ImagingError.corrupt(file: name, reason: "cannot create a TurboJPEG decompressor")
         }
         defer { tjDestroy(handle) }
-        let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            throw ImagingError.unrecognizedFormat(file: name, reason: "empty file")
+        }
+        let source = base.assumingMemoryBound(to: UInt8.self)
         let size = UInt(bytes.count)
 
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0

@@ -10,7 +10,10 @@ import CPNG
 /// high byte, as PIL itself does for 16-bit RGB, RGBA and gray+alpha PNGs.
 enum PNGDecoder {
     static func decode(_ bytes: UnsafeRawBufferPointer, name: String, limits: DecodeLimits) throws -> DecodedImage {
-        let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            throw ImagingError.unrecognizedFormat(file: name, reason: "empty file")
+        }
+        let source = base.assumingMemoryBound(to: UInt8.self)
         var text = [CChar](repeating: 0, count: 256)
         var header = cpng_header()
         if cpng_read_header(source, bytes.count, &header, &text, text.count) != 0 {

@@ -19,13 +19,19 @@ final class PILReferenceTests: XCTestCase {
         let images: [Entry]
     }
 
-    /// Mean and max absolute difference in gray levels between two byte arrays.
+    /// Mean and max absolute difference in gray levels between two byte arrays. (Unsafe
+    /// buffers: this test target is built without optimisation and runs over 60M values.)
     static func difference(_ a: [UInt8], _ b: [Float]) -> (mean: Double, max: Int) {
+        precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
         var total = 0, largest = 0
-        for (x, y) in zip(a, b) {
-            let d = abs(Int(x) - Int(y))
-            total += d
-            largest = max(largest, d)
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                for i in 0..<x.count {
+                    let d = abs(Int(x[i]) - Int(y[i]))
+                    total += d
+                    if d > largest { largest = d }
+                }
+            }
         }
         return (Double(total) / Double(max(a.count, 1)), largest)
     }
@@ -86,19 +92,19 @@ final class PILReferenceTests: XCTestCase {
             let url = data.appendingPathComponent(entry.path)
             let image = try ImageDecoder.decode(contentsOf: url, sizeHint: profile.decodeSizeHint)
             XCTAssertEqual(image.reduction, entry.reduction, entry.path)
+            // Unreduced images take the exact path, compared in the test above.
+            guard image.reduction > 1 else { continue }
             let ours = profile.croppedPixels(from: image)
             let draft = try NPY.read(folder.appendingPathComponent(draftFile))
             let d = Self.difference(ours.rgb, draft.data)
             XCTAssertLessThanOrEqual(d.mean, 0.5, "\(entry.path): mean |ours - PIL draft| = \(d.mean)")
             XCTAssertLessThanOrEqual(d.max, 2, "\(entry.path): max |ours - PIL draft| = \(d.max)")
             worstDraftMax = max(worstDraftMax, d.max)
-            if image.reduction > 1 {
-                reduced += 1
-                let exact = try NPY.read(folder.appendingPathComponent(cropFile))
-                let e = Self.difference(ours.rgb, exact.data)
-                sumExactMean += e.mean
-                worstExactMax = max(worstExactMax, e.max)
-            }
+            reduced += 1
+            let exact = try NPY.read(folder.appendingPathComponent(cropFile))
+            let e = Self.difference(ours.rgb, exact.data)
+            sumExactMean += e.mean
+            worstExactMax = max(worstExactMax, e.max)
         }
         print("DCT fast path: \(reduced) images reduced; vs PIL draft worst max \(worstDraftMax); vs PIL exact on reduced images: mean |d| averaged \(reduced > 0 ? sumExactMean / Double(reduced) : 0), worst max \(worstExactMax)")
     }
