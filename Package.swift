@@ -32,7 +32,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
-        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // libpng reports errors by longjmp, so CPNG is a small C target whose functions own
+        // the setjmp (Sources/CPNG/cpng.c); Swift never calls libpng directly.
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
         // Generated from onnx.proto by tools/generate-onnx-proto (committed; do not edit).
         .target(

@@ -33,6 +33,8 @@ extension CNNCodesCommand {
             VerifyCommand.self,
             FitNPYCommand.self,
             SearchNPYCommand.self,
+            PreprocessCommand.self,
+            PreprocessBenchmarkCommand.self,
         ]
     }
 }

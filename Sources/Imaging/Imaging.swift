@@ -1,1 +1,0 @@
-// Module Imaging: see README.md (Architecture). Its code lands here.
