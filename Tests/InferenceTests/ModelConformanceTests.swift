@@ -1,0 +1,78 @@
+import Foundation
+import Inference
+import Tensor
+import TestSupport
+import XCTest
+
+/// The 11 real models of ../shared/models against ONNX Runtime (references written by
+/// tools/fixtures/onnx_reference.py): final output and intermediate tensors must satisfy
+/// max|ours − ort| <= 1e-4 · max|ort| + 1e-5.
+final class ModelConformanceTests: XCTestCase {
+    struct Manifest: Decodable {
+        struct Entry: Decodable {
+            struct TensorRef: Decodable { let name: String; let file: String; let shape: [Int] }
+            let model: String
+            let input: String
+            let input_shape: [Int]
+            let tensors: [TensorRef]
+        }
+        let models: [Entry]
+    }
+
+    /// Runs one model of the manifest and checks every reference tensor; returns the worst
+    /// relative difference for the log.
+    func check(_ stem: String) throws {
+        let manifestURL = try TestPaths.requireGenerated("onnx_reference/manifest.json")
+        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: manifestURL))
+        guard let entry = manifest.models.first(where: { $0.model.hasSuffix("/\(stem).onnx") }) else {
+            throw XCTSkip("\(stem) not in the manifest; re-run tools/make-fixtures")
+        }
+        let modelURL = try TestPaths.requireShared(entry.model)
+        let base = manifestURL.deletingLastPathComponent()
+        let input = try NPY.read(base.appendingPathComponent(entry.input))
+        XCTAssertEqual(input.shape, entry.input_shape)
+        let model = try ONNXModel(contentsOf: modelURL)
+        let session = try InferenceSession(
+            model: model, outputs: entry.tensors.map(\.name), inputShape: entry.input_shape, threads: 2)
+        let results = try session.run(input)
+        for ref in entry.tensors {
+            let expected = try NPY.read(base.appendingPathComponent(ref.file))
+            guard let ours = results[ref.name] else { XCTFail("\(stem): no output \(ref.name)"); continue }
+            XCTAssertEqual(ours.shape, expected.shape, "\(stem) \(ref.name)")
+            guard ours.count == expected.count else { continue }
+            var maxDiff: Float = 0, maxRef: Float = 0
+            for i in 0..<ours.count {
+                maxDiff = max(maxDiff, abs(ours.data[i] - expected.data[i]))
+                maxRef = max(maxRef, abs(expected.data[i]))
+            }
+            let tolerance = 1e-4 * maxRef + 1e-5
+            print("conformance \(stem) \(ref.name) \(ours.shape): max|diff| \(maxDiff), max|ort| \(maxRef), ratio \(maxDiff / max(maxRef, 1e-30))")
+            XCTAssertLessThanOrEqual(maxDiff, tolerance, "\(stem) \(ref.name): max|ours − ort| = \(maxDiff), max|ort| = \(maxRef)")
+        }
+    }
+
+    func testEfficientNetLite0() throws { try check("efficientnet_lite0") }
+    func testOpenNSFW() throws { try check("open-nsfw") }
+    func testLightAlexNet() throws { try check("light_bvlc_alexnet") }
+    func testLightDenseNet121() throws { try check("light_densenet121") }
+    func testLightInceptionV1() throws { try check("light_inception_v1") }
+    func testLightInceptionV2() throws { try check("light_inception_v2") }
+    func testLightResNet50() throws { try check("light_resnet50") }
+    func testLightShuffleNet() throws { try check("light_shufflenet") }
+    func testLightSqueezeNet() throws { try check("light_squeezenet") }
+    func testLightVGG19() throws { try check("light_vgg19") }
+    func testLightZFNet512() throws { try check("light_zfnet512") }
+
+    /// Pruning: asking for an early layer runs only the nodes before it.
+    func testEarlyLayerRunsOnlyItsPrefix() throws {
+        let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")
+        let model = try ONNXModel(contentsOf: url)
+        let full = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
+        let early = try InferenceSession(
+            model: model, outputs: ["/_blocks.0/_depthwise_conv/Conv_output_0"], inputShape: [1, 3, 224, 224], threads: 1)
+        XCTAssertLessThanOrEqual(early.runtimeNodeCount, 3, "\(early.runtimeOpTypes)")
+        XCTAssertGreaterThan(full.runtimeNodeCount, 40)
+        // Pads, Clips and BatchNorms are folded: only Conv, Add, pooling and Gemm remain.
+        XCTAssertEqual(Set(full.runtimeOpTypes), ["Conv", "Add", "GlobalAveragePool", "Gemm"], "\(Set(full.runtimeOpTypes))")
+    }
+}
