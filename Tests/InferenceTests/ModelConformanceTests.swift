@@ -10,7 +10,13 @@ import XCTest
 final class ModelConformanceTests: XCTestCase {
     struct Manifest: Decodable {
         struct Entry: Decodable {
-            struct TensorRef: Decodable { let name: String; let file: String; let shape: [Int] }
+            struct TensorRef: Decodable {
+                let name: String; let file: String; let shape: [Int]
+                /// Set for a Softmax output whose logits are too large for float32 to decide it
+                /// (see onnx_reference.py): the logits are checked instead, and this output
+                /// against the softmax of our logits.
+                let softmax_of: String?
+            }
             let model: String
             let input: String
             let input_shape: [Int]
@@ -40,6 +46,19 @@ final class ModelConformanceTests: XCTestCase {
             guard let ours = results[ref.name] else { XCTFail("\(stem): no output \(ref.name)"); continue }
             XCTAssertEqual(ours.shape, expected.shape, "\(stem) \(ref.name)")
             guard ours.count == expected.count else { continue }
+            if let logitsName = ref.softmax_of, let logits = results[logitsName] {
+                let n = logits.shape.count > 1 ? logits.shape[1...].reduce(1, *) : logits.count
+                for row in 0..<(logits.count / n) {
+                    let slice = logits.data[(row * n)..<((row + 1) * n)].map(Double.init)
+                    let top = slice.max() ?? 0
+                    let sum = slice.reduce(0) { $0 + exp($1 - top) }
+                    for (k, v) in slice.enumerated() {
+                        XCTAssertEqual(Double(ours.data[row * n + k]), exp(v - top) / sum, accuracy: 1e-6, "\(stem) \(ref.name)")
+                    }
+                }
+                print("conformance \(stem) \(ref.name): ill-conditioned softmax, checked through \(logitsName)")
+                continue
+            }
             var maxDiff: Float = 0, maxRef: Float = 0
             for i in 0..<ours.count {
                 maxDiff = max(maxDiff, abs(ours.data[i] - expected.data[i]))
@@ -72,7 +91,8 @@ final class ModelConformanceTests: XCTestCase {
             model: model, outputs: ["/_blocks.0/_depthwise_conv/Conv_output_0"], inputShape: [1, 3, 224, 224], threads: 1)
         XCTAssertLessThanOrEqual(early.runtimeNodeCount, 3, "\(early.runtimeOpTypes)")
         XCTAssertGreaterThan(full.runtimeNodeCount, 40)
-        // Pads, Clips and BatchNorms are folded: only Conv, Add, pooling and Gemm remain.
-        XCTAssertEqual(Set(full.runtimeOpTypes), ["Conv", "Add", "GlobalAveragePool", "Gemm"], "\(Set(full.runtimeOpTypes))")
+        // Pads and Clips are folded into the convolutions: only Conv, Add, pooling, the flattening
+        // Reshape (a buffer alias) and Gemm remain.
+        XCTAssertEqual(Set(full.runtimeOpTypes), ["Conv", "Add", "GlobalAveragePool", "Reshape", "Gemm"], "\(Set(full.runtimeOpTypes))")
     }
 }
