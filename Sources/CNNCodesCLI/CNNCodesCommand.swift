@@ -26,6 +26,8 @@ extension CNNCodesCommand {
     static var subcommandList: [ParsableCommand.Type] {
         [
             NPYInfoCommand.self,
+            InspectCommand.self,
+            ForwardCommand.self,
         ]
     }
 }

@@ -22,7 +22,8 @@ final class ConvKernel: Kernel {
     /// matrices (≥ 4k columns on VGG's first layers), small enough not to double peak memory.
     static let maxColumnFloats = 4 << 20
 
-    init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation) {
+    /// - Parameter bandRows: output rows per im2col band; nil = as many as `maxColumnFloats` allows.
+    init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandRows forcedBand: Int? = nil) {
         g = geometry; self.weights = weights; self.bias = bias; self.activation = activation
         let w = geometry.window
         threads = max(1, Parallel.threads)
@@ -35,7 +36,7 @@ final class ConvKernel: Kernel {
             bandRows = w.outH
             scratchCount = 0
         } else {
-            let rows = max(1, min(w.outH, ConvKernel.maxColumnFloats / max(1, geometry.patchSize * w.outW)))
+            let rows = forcedBand ?? max(1, min(w.outH, ConvKernel.maxColumnFloats / max(1, geometry.patchSize * w.outW)))
             bandRows = rows
             scratchCount = geometry.patchSize * rows * w.outW
         }
@@ -201,5 +202,12 @@ final class ConvKernel: Kernel {
                 if lower < upper { body(lower..<upper, scratch + t * planeSize) }
             }
         }
+    }
+}
+
+/// Test access: the same kernel with a forced band height (exercises banded im2col).
+enum ConvKernelTestHook {
+    static func banded(_ kernel: ConvKernel, rows: Int) -> ConvKernel {
+        ConvKernel(geometry: kernel.g, weights: kernel.weights, bias: kernel.bias, activation: kernel.activation, bandRows: rows)
     }
 }
