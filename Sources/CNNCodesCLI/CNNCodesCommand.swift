@@ -35,6 +35,8 @@ extension CNNCodesCommand {
             SearchNPYCommand.self,
             PreprocessCommand.self,
             PreprocessBenchmarkCommand.self,
+            InspectCommand.self,
+            ForwardCommand.self,
         ]
     }
 }

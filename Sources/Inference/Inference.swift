@@ -1,1 +1,0 @@
-// Module Inference: see README.md (Architecture). Its code lands here.

@@ -1,0 +1,117 @@
+/// ONNX `Conv` (2-D, NCHW): groups (incl. depthwise), strides, dilations, explicit or automatic
+/// padding, optional bias; plus what the load-time passes fuse into it: a per-output-channel
+/// bias change (folded BatchNormalization) and an activation epilogue (Relu, Clip).
+struct ConvOp: Operator {
+    let node: Node
+    var group: Int
+    var kernelShape: [Int]?
+    /// Extra zero padding merged from a preceding `Pad` node [top, left, bottom, right].
+    var extraPads = [0, 0, 0, 0]
+    var activation = Activation.none
+
+    init(node: Node) throws {
+        self.node = node
+        group = try node.int("group", default: 1)
+        kernelShape = try node.ints("kernel_shape")
+        guard group >= 1 else { throw OpError("group \(group) must be positive") }
+    }
+
+    /// The geometry for an input shape [N, C, H, W] and weights [M, C/group, kH, kW].
+    func geometry(input: [Int], weights: [Int]) throws -> ConvGeometry {
+        guard input.count == 4 else { throw OpError("only 2-D convolution on NCHW input is supported, got input \(input)") }
+        guard weights.count == 4 else { throw OpError("weights \(weights) must be [M, C/group, kH, kW]") }
+        let kernel = kernelShape ?? Array(weights[2...])
+        guard kernel == Array(weights[2...]) else { throw OpError("kernel_shape \(kernel) does not match weights \(weights)") }
+        guard input[1] == weights[1] * group, weights[0] % group == 0 else {
+            throw OpError("input channels \(input[1]) / weights \(weights) do not fit group \(group)")
+        }
+        var window = try Window(
+            node: node, kernel: kernel, inH: input[2] + extraPads[0] + extraPads[2], inW: input[3] + extraPads[1] + extraPads[3])
+        // Extra pads are applied as padding, not as a larger input.
+        window.inH = input[2]; window.inW = input[3]
+        window.padTop += extraPads[0]; window.padLeft += extraPads[1]
+        window.padBottom += extraPads[2]; window.padRight += extraPads[3]
+        return ConvGeometry(batch: input[0], inChannels: input[1], outChannels: weights[0], group: group, window: window)
+    }
+
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let x = try required(inputs, 0, "X"), w = try required(inputs, 1, "W")
+        let g = try geometry(input: x.shape, weights: w.shape)
+        if inputs.count > 2, let b = inputs[2], b.count != g.outChannels {
+            throw OpError("bias has \(b.count) values for \(g.outChannels) output channels")
+        }
+        return [ValueInfo(shape: g.outputShape)]
+    }
+
+    func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
+        let x = try required(inputs, 0, "X"), w = try required(inputs, 1, "W")
+        let g = try geometry(input: x.shape, weights: w.shape)
+        let bias = inputs.count > 2 ? inputs[2]?.asFloats : nil
+        var out = ConvReference.run(g, input: x.asFloats, weights: w.asFloats, bias: bias)
+        out = activation.applied(to: out)
+        return [HostTensor(shape: g.outputShape, floats: out)]
+    }
+
+    func makeKernel(_ inputs: [ValueInfo?], outputs: [ValueInfo]) throws -> Kernel {
+        let x = try required(inputs, 0, "X")
+        let w = try constantInput(inputs, 1, "W")
+        let g = try geometry(input: x.shape, weights: w.shape)
+        var bias = [Float](repeating: 0, count: g.outChannels)
+        if inputs.count > 2, inputs[2] != nil { bias = try constantInput(inputs, 2, "B").asFloats }
+        return ConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation)
+    }
+}
+
+/// Sizes of one convolution, all in elements.
+struct ConvGeometry {
+    var batch: Int, inChannels: Int, outChannels: Int, group: Int
+    var window: Window
+
+    var outputShape: [Int] { [batch, outChannels, window.outH, window.outW] }
+    var inChannelsPerGroup: Int { inChannels / group }
+    var outChannelsPerGroup: Int { outChannels / group }
+    /// Rows of the im2col matrix = columns of one group's weight matrix.
+    var patchSize: Int { inChannelsPerGroup * window.kernelH * window.kernelW }
+    var isDepthwise: Bool { group == inChannels && group == outChannels && group > 1 }
+    /// 1x1, stride 1, no padding: the input plane is already the im2col matrix.
+    var isPointwise: Bool {
+        let w = window
+        return w.kernelH == 1 && w.kernelW == 1 && w.strideH == 1 && w.strideW == 1
+            && w.padTop == 0 && w.padLeft == 0 && w.padBottom == 0 && w.padRight == 0
+    }
+}
+
+/// The plain, obviously correct convolution the fast kernels are tested against.
+enum ConvReference {
+    static func run(_ g: ConvGeometry, input: [Float], weights: [Float], bias: [Float]?) -> [Float] {
+        let w = g.window
+        let (cg, mg) = (g.inChannelsPerGroup, g.outChannelsPerGroup)
+        var out = [Float](repeating: 0, count: g.outputShape.reduce(1, *))
+        for n in 0..<g.batch {
+            for m in 0..<g.outChannels {
+                let group = m / mg
+                for oy in 0..<w.outH {
+                    for ox in 0..<w.outW {
+                        var sum: Float = bias?[m] ?? 0
+                        for c in 0..<cg {
+                            let ic = group * cg + c
+                            for ky in 0..<w.kernelH {
+                                let iy = oy * w.strideH - w.padTop + ky * w.dilationH
+                                if iy < 0 || iy >= w.inH { continue }
+                                for kx in 0..<w.kernelW {
+                                    let ix = ox * w.strideW - w.padLeft + kx * w.dilationW
+                                    if ix < 0 || ix >= w.inW { continue }
+                                    let xv = input[((n * g.inChannels + ic) * w.inH + iy) * w.inW + ix]
+                                    let wv = weights[((m * cg + c) * w.kernelH + ky) * w.kernelW + kx]
+                                    sum += xv * wv
+                                }
+                            }
+                        }
+                        out[((n * g.outChannels + m) * w.outH + oy) * w.outW + ox] = sum
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

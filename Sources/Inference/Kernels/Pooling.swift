@@ -1,0 +1,176 @@
+/// ONNX `MaxPool` and `AveragePool` (2-D, NCHW): kernel_shape, strides, pads, auto_pad,
+/// ceil_mode, dilations, and for AveragePool count_include_pad. Planes are split across threads.
+struct PoolOp: Operator {
+    enum Kind { case max, average }
+    let node: Node
+    let kind: Kind
+    let kernel: [Int]
+    let ceilMode: Bool
+    let countIncludePad: Bool
+
+    init(node: Node, kind: Kind) throws {
+        self.node = node; self.kind = kind
+        guard let kernel = try node.ints("kernel_shape") else { throw OpError("kernel_shape is required") }
+        self.kernel = kernel
+        ceilMode = try node.int("ceil_mode", default: 0) != 0
+        countIncludePad = try node.int("count_include_pad", default: 0) != 0
+        if kind == .max, node.outputs.count > 1, !node.outputs[1].isEmpty {
+            throw OpError("the Indices output of MaxPool is not supported")
+        }
+    }
+
+    func window(_ shape: [Int]) throws -> Window {
+        guard shape.count == 4 else { throw OpError("only 2-D pooling on NCHW input is supported, got \(shape)") }
+        return try Window(node: node, kernel: kernel, inH: shape[2], inW: shape[3], ceilMode: ceilMode)
+    }
+
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let x = try required(inputs, 0, "X")
+        let w = try window(x.shape)
+        return [ValueInfo(shape: [x.shape[0], x.shape[1], w.outH, w.outW])]
+    }
+
+    func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
+        let x = try required(inputs, 0, "X")
+        let w = try window(x.shape)
+        let shape = [x.shape[0], x.shape[1], w.outH, w.outW]
+        var out = [Float](repeating: 0, count: shape.reduce(1, *))
+        let input = x.asFloats
+        input.withUnsafeBufferPointer { i in
+            out.withUnsafeMutableBufferPointer { o in
+                PoolKernel(kind: kind, window: w, planes: x.shape[0] * x.shape[1], countIncludePad: countIncludePad)
+                    .pool(i.baseAddress!, o.baseAddress!)
+            }
+        }
+        return [HostTensor(shape: shape, floats: out)]
+    }
+
+    func makeKernel(_ inputs: [ValueInfo?], outputs: [ValueInfo]) throws -> Kernel {
+        let x = try required(inputs, 0, "X")
+        return PoolKernel(kind: kind, window: try window(x.shape), planes: x.shape[0] * x.shape[1], countIncludePad: countIncludePad)
+    }
+}
+
+final class PoolKernel: Kernel {
+    let kind: PoolOp.Kind
+    let w: Window
+    let planes: Int
+    let countIncludePad: Bool
+
+    init(kind: PoolOp.Kind, window: Window, planes: Int, countIncludePad: Bool) {
+        self.kind = kind; self.w = window; self.planes = planes; self.countIncludePad = countIncludePad
+    }
+
+    func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
+        guard let x = inputs[0] else { return }
+        pool(x, outputs[0])
+    }
+
+    /// For each output position the window's input rows/cols are clamped to the input; the
+    /// average divides by the clamped count, or with count_include_pad by the count clamped
+    /// to the padded extent (so a ceil_mode window hanging past the end padding is not
+    /// counted there, as ONNX Runtime does).
+    func pool(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let w = self.w, kind = self.kind, includePad = countIncludePad
+        let inPlane = w.inH * w.inW, outPlane = w.outH * w.outW
+        Parallel.forEachChunk(planes, work: planes * outPlane * w.kernelH * w.kernelW) { range in
+            for p in range {
+                let src = x + p * inPlane
+                let dst = y + p * outPlane
+                for oy in 0..<w.outH {
+                    let y0 = oy * w.strideH - w.padTop
+                    for ox in 0..<w.outW {
+                        let x0 = ox * w.strideW - w.padLeft
+                        var best = -Float.infinity
+                        var sum: Float = 0
+                        var inside = 0
+                        var padded = 0
+                        for ky in 0..<w.kernelH {
+                            let iy = y0 + ky * w.dilationH
+                            if iy >= w.inH + w.padBottom { continue }
+                            let rowInside = iy >= 0 && iy < w.inH
+                            for kx in 0..<w.kernelW {
+                                let ix = x0 + kx * w.dilationW
+                                if ix >= w.inW + w.padRight { continue }
+                                padded += 1
+                                if rowInside && ix >= 0 && ix < w.inW {
+                                    let v = src[iy * w.inW + ix]
+                                    inside += 1
+                                    sum += v
+                                    if v > best { best = v }
+                                }
+                            }
+                        }
+                        switch kind {
+                        case .max: dst[oy * w.outW + ox] = best
+                        case .average:
+                            let divisor = includePad ? padded : inside
+                            dst[oy * w.outW + ox] = divisor > 0 ? sum / Float(divisor) : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ONNX `GlobalAveragePool` / `GlobalMaxPool`: over every axis after the first two.
+struct GlobalPoolOp: Operator {
+    let kind: PoolOp.Kind
+
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let x = try required(inputs, 0, "X")
+        guard x.shape.count >= 3 else { throw OpError("input \(x.shape) needs a spatial axis") }
+        return [ValueInfo(shape: Array(x.shape[0..<2]) + Array(repeating: 1, count: x.shape.count - 2))]
+    }
+
+    func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
+        let x = try required(inputs, 0, "X")
+        let shape = try infer([ValueInfo(shape: x.shape)])[0].shape
+        let planes = x.shape[0] * x.shape[1]
+        var out = [Float](repeating: 0, count: planes)
+        let input = x.asFloats
+        input.withUnsafeBufferPointer { i in
+            out.withUnsafeMutableBufferPointer { o in
+                GlobalPoolKernel(kind: kind, planes: planes, size: x.count / max(planes, 1)).pool(i.baseAddress!, o.baseAddress!)
+            }
+        }
+        return [HostTensor(shape: shape, floats: out)]
+    }
+
+    func makeKernel(_ inputs: [ValueInfo?], outputs: [ValueInfo]) throws -> Kernel {
+        let x = try required(inputs, 0, "X")
+        let planes = x.shape[0] * x.shape[1]
+        return GlobalPoolKernel(kind: kind, planes: planes, size: x.count / max(planes, 1))
+    }
+}
+
+final class GlobalPoolKernel: Kernel {
+    let kind: PoolOp.Kind
+    let planes: Int, size: Int
+    init(kind: PoolOp.Kind, planes: Int, size: Int) { self.kind = kind; self.planes = planes; self.size = size }
+
+    func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
+        guard let x = inputs[0] else { return }
+        pool(x, outputs[0])
+    }
+
+    func pool(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let size = self.size, kind = self.kind
+        Parallel.forEachChunk(planes, work: planes * size) { range in
+            for p in range {
+                let src = x + p * size
+                switch kind {
+                case .average:
+                    var sum: Float = 0
+                    for i in 0..<size { sum += src[i] }
+                    y[p] = sum / Float(size)
+                case .max:
+                    var best = -Float.infinity
+                    for i in 0..<size where src[i] > best { best = src[i] }
+                    y[p] = best
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/// The runtime part of a graph while the load-time passes rewrite it: the nodes that are not
+/// constant-folded away, each with its built operator, plus every tensor's `ValueInfo`.
+struct Program {
+    struct Step {
+        var node: Node
+        var op: Operator
+        var inputInfos: [ValueInfo?]
+    }
+    var steps: [Step]
+    var values: [String: ValueInfo]
+    /// Tensors the caller asked for: never fused away.
+    let requested: Set<String>
+
+    /// How many steps read each tensor.
+    func consumerCounts() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for step in steps { for name in step.node.inputs where !name.isEmpty { counts[name, default: 0] += 1 } }
+        return counts
+    }
+
+    /// The index of the step producing `name`, if it is a runtime tensor.
+    func producer(of name: String) -> Int? {
+        steps.firstIndex { $0.node.outputs.contains(name) }
+    }
+
+    /// True when `name` is read by exactly one step and not requested: its producer may be
+    /// merged into that consumer.
+    func isPrivate(_ name: String, _ counts: [String: Int]) -> Bool {
+        counts[name] == 1 && !requested.contains(name)
+    }
+
+    /// Re-reads the input infos of every step (after a pass changed names or constants).
+    mutating func refreshInfos() {
+        for i in steps.indices {
+            steps[i].inputInfos = steps[i].node.inputs.map { $0.isEmpty ? nil : values[$0] }
+        }
+    }
+
+    /// Runs the load-time passes in order: Pad into Conv, BatchNorm (and per-channel Mul/Add)
+    /// into Conv, activations into Conv/Gemm epilogues.
+    mutating func optimize() {
+        PadIntoConv.run(&self)
+        BatchNormIntoConv.run(&self)
+        ActivationFusion.run(&self)
+    }
+}

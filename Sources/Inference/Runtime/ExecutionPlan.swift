@@ -1,0 +1,143 @@
+import Foundation
+
+/// A graph compiled for one input shape: kernels in topological order and a buffer
+/// assignment computed once. Tensors whose lifetimes do not overlap share a buffer (greedy
+/// best fit by element count); view ops (Reshape, Flatten, …) share their input's buffer.
+final class ExecutionPlan {
+    struct Step {
+        let label: String
+        let kernel: Kernel
+        /// Buffer index per node input, nil for constants and absent inputs.
+        let inputs: [Int?]
+        let outputs: [Int]
+    }
+    enum Output {
+        case buffer(Int, shape: [Int])
+        case constant(HostTensor)
+    }
+
+    let steps: [Step]
+    /// Capacity of each buffer in floats.
+    let capacities: [Int]
+    let inputBuffer: Int
+    let outputs: [String: Output]
+    let scratchCount: Int
+    /// How many graph nodes remain after pruning and folding (for tests and `inspect`).
+    let runtimeNodeCount: Int
+    let opTypes: [String]
+
+    init(graph: Graph, inputShape: [Int], outputs requested: [String]) throws {
+        let nodes = try graph.nodesNeeded(for: requested)
+        let analysis = try ShapeAnalysis(graph: graph, inputShape: inputShape, evaluateConstants: true, nodes: nodes)
+        var program = Program(steps: [], values: analysis.values, requested: Set(requested))
+        for (node, op) in zip(analysis.nodes, analysis.ops) {
+            let isConstant = node.outputs.allSatisfy { $0.isEmpty || analysis.values[$0]?.constant != nil }
+            if isConstant { continue }
+            program.steps.append(Program.Step(node: node, op: op, inputInfos: node.inputs.map { $0.isEmpty ? nil : analysis.values[$0] }))
+        }
+        program.optimize()
+        runtimeNodeCount = program.steps.count
+        opTypes = program.steps.map { $0.node.opType }
+
+        guard let inputName = graph.inputs.first?.name else { throw InferenceError.malformed(path: "<graph>", reason: "no input") }
+        // Alias groups: a view's output lives in its input's buffer.
+        var root: [String: String] = [inputName: inputName]
+        var kernels: [Kernel?] = []
+        for step in program.steps {
+            do {
+                if step.op.aliasesInput {
+                    guard let source = step.node.inputs.first, let r = root[source] else {
+                        throw OpError("view of a tensor that is not computed at run time")
+                    }
+                    root[step.node.outputs[0]] = r
+                    kernels.append(nil)
+                    continue
+                }
+                for (i, info) in step.inputInfos.enumerated() where info != nil && info?.constant == nil {
+                    guard root[step.node.inputs[i]] != nil else {
+                        throw InferenceError.missingTensor(name: step.node.inputs[i], node: step.node.label)
+                    }
+                }
+                let outputInfos = step.node.outputs.map { name -> ValueInfo in
+                    program.values[name] ?? ValueInfo(shape: [0])
+                }
+                kernels.append(try step.op.makeKernel(step.inputInfos, outputs: outputInfos))
+                for o in step.node.outputs where !o.isEmpty { root[o] = o }
+            } catch let error as OpError {
+                throw InferenceError.invalidNode(node: step.node.label, op: step.node.opType, reason: error.reason)
+            }
+        }
+        // Last step reading each root; requested tensors live to the end.
+        var lastUse: [String: Int] = [:]
+        for (index, step) in program.steps.enumerated() {
+            for name in step.node.inputs where !name.isEmpty { if let r = root[name] { lastUse[r] = index } }
+        }
+        for name in requested { if let r = root[name] { lastUse[r] = Int.max } }
+
+        var capacities: [Int] = []
+        var free: [Int] = []
+        var bufferOf: [String: Int] = [:]
+        func allocate(_ count: Int) -> Int {
+            // Best fit among free buffers; grow the largest free one if none fits.
+            if let best = free.filter({ capacities[$0] >= count }).min(by: { capacities[$0] < capacities[$1] }) {
+                free.removeAll { $0 == best }
+                return best
+            }
+            if let largest = free.max(by: { capacities[$0] < capacities[$1] }) {
+                free.removeAll { $0 == largest }
+                capacities[largest] = count
+                return largest
+            }
+            capacities.append(count)
+            return capacities.count - 1
+        }
+        let inputCount = inputShape.reduce(1, *)
+        inputBuffer = allocate(inputCount)
+        bufferOf[inputName] = inputBuffer
+        if lastUse[inputName] == nil { free.append(inputBuffer) }
+
+        var steps: [Step] = []
+        var scratch = 0
+        for (index, (step, kernel)) in zip(program.steps, kernels).enumerated() {
+            if let kernel {
+                let outs = step.node.outputs.map { name -> Int in
+                    let count = max(1, program.values[name]?.count ?? 1)
+                    let b = allocate(count)
+                    if !name.isEmpty { bufferOf[name] = b }
+                    return b
+                }
+                let ins = step.node.inputs.enumerated().map { i, name -> Int? in
+                    guard !name.isEmpty, step.inputInfos[i]?.constant == nil, let r = root[name] else { return nil }
+                    return bufferOf[r]
+                }
+                steps.append(Step(label: step.node.label, kernel: kernel, inputs: ins, outputs: outs))
+                scratch = max(scratch, kernel.scratchCount)
+                // Outputs nobody reads are released at once.
+                for name in step.node.outputs where lastUse[name] == nil {
+                    if let b = bufferOf[name] { free.append(b) } else { free.append(contentsOf: outs.filter { !free.contains($0) }) }
+                }
+            }
+            // Release every root whose last reader was this step.
+            for name in step.node.inputs where !name.isEmpty {
+                if let r = root[name], lastUse[r] == index, let b = bufferOf[r], !free.contains(b) { free.append(b) }
+            }
+        }
+        self.steps = steps
+        self.capacities = capacities
+        self.scratchCount = scratch
+
+        var outputs: [String: Output] = [:]
+        for name in requested {
+            if let info = program.values[name], let constant = info.constant {
+                outputs[name] = .constant(constant)
+            } else if let r = root[name], let b = bufferOf[r], let info = program.values[name] ?? analysis.values[name] {
+                outputs[name] = .buffer(b, shape: info.shape)
+            } else if name == inputName {
+                outputs[name] = .buffer(inputBuffer, shape: inputShape)
+            } else {
+                throw InferenceError.unknownTensor(name: name)
+            }
+        }
+        self.outputs = outputs
+    }
+}

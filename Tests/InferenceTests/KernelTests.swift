@@ -1,0 +1,109 @@
+@testable import Inference
+import XCTest
+
+/// Fast kernels against the plain reference implementations on random geometries.
+final class KernelTests: XCTestCase {
+    var state: UInt64 = 12345
+    func random() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
+    }
+    func randoms(_ n: Int) -> [Float] { (0..<n).map { _ in random() } }
+
+    func node(_ attributes: [String: Attribute]) -> Node {
+        Node(name: "t", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: attributes, opset: 13)
+    }
+
+    /// Every conv path (pointwise, depthwise, im2col in one or several row bands, groups)
+    /// equals `ConvReference` to float rounding.
+    func testConvKernelMatchesReference() throws {
+        let cases: [(input: [Int], weights: [Int], attributes: [String: Attribute])] = [
+            ([2, 8, 9, 7], [6, 8, 1, 1], [:]),
+            ([2, 6, 10, 9], [6, 1, 3, 3], ["group": .int(6), "pads": .ints([1, 1, 1, 1])]),
+            ([1, 5, 11, 12], [5, 1, 5, 5], ["group": .int(5), "strides": .ints([2, 2]), "pads": .ints([2, 1, 2, 3])]),
+            ([1, 4, 12, 13], [4, 1, 3, 3], ["group": .int(4), "dilations": .ints([2, 3]), "pads": .ints([2, 3, 2, 3])]),
+            ([2, 3, 15, 14], [4, 3, 3, 3], ["strides": .ints([2, 1]), "pads": .ints([0, 1, 2, 1])]),
+            ([1, 4, 9, 9], [6, 2, 3, 2], ["group": .int(2), "auto_pad": .string("SAME_LOWER")]),
+            ([1, 3, 8, 8], [2, 3, 1, 1], ["strides": .ints([2, 2])]),
+        ]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (input, weights, attributes) in cases {
+                var op = try ConvOp(node: node(attributes))
+                op.activation = .clip(min: -0.5, max: 1.5)
+                let g = try op.geometry(input: input, weights: weights)
+                let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
+                let expected = op.activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
+                var kernel = ConvKernel(geometry: g, weights: w, bias: b, activation: op.activation)
+                // Also force small row bands so the banded im2col path is exercised.
+                if !g.isDepthwise && !g.isPointwise {
+                    kernel = ConvKernelTestHook.banded(kernel, rows: 2)
+                }
+                var y = [Float](repeating: .nan, count: expected.count)
+                var scratch = [Float](repeating: 0, count: max(1, kernel.scratchCount))
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
+                        }
+                    }
+                }
+                let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                XCTAssertLessThan(diff, 1e-4, "conv \(input) \(weights) \(attributes) threads \(threads)")
+            }
+        }
+        Parallel.threads = 1
+    }
+
+    /// The strided broadcast kernel equals the gather-based reference.
+    func testBroadcastKernelMatchesReference() throws {
+        let shapes: [([Int], [Int])] = [([2, 3, 4], [3, 1]), ([4], [2, 3, 4]), ([2, 1, 5], [1, 3, 1]), ([3, 4], [3, 4]), ([], [2, 2])]
+        for (a, b) in shapes {
+            for function in [BinaryOp.Function.add, .sub, .mul, .div] {
+                let op = BinaryOp(function: function)
+                let av = randoms(a.reduce(1, *)), bv = randoms(b.reduce(1, *)).map { $0 + 3 }
+                let ref = try op.evaluate([HostTensor(shape: a, floats: av), HostTensor(shape: b, floats: bv)])[0]
+                let outInfo = try op.infer([ValueInfo(shape: a), ValueInfo(shape: b)])
+                let kernel = try op.makeKernel([ValueInfo(shape: a), ValueInfo(shape: b)], outputs: outInfo)
+                var y = [Float](repeating: .nan, count: ref.count)
+                var scratch: Float = 0
+                av.withUnsafeBufferPointer { ap in
+                    bv.withUnsafeBufferPointer { bp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            kernel.run(inputs: [ap.baseAddress!, bp.baseAddress!], outputs: [yp.baseAddress!], scratch: &scratch)
+                        }
+                    }
+                }
+                XCTAssertEqual(ref.shape, outInfo[0].shape)
+                XCTAssertEqual(y, ref.floats, "\(a) \(function) \(b)")
+            }
+        }
+    }
+
+    /// Gemm's sgemm kernel against its triple-loop reference.
+    func testGemmKernelMatchesReference() throws {
+        for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+            let node = Node(
+                name: "g", opType: "Gemm", domain: "", inputs: ["a", "b", "c"], outputs: ["y"],
+                attributes: ["transA": .int(transA ? 1 : 0), "transB": .int(transB ? 1 : 0), "alpha": .float(0.7), "beta": .float(-1.5)],
+                opset: 13)
+            let op = try GemmOp(node: node)
+            let (m, n, k) = (5, 7, 6)
+            let a = HostTensor(shape: transA ? [k, m] : [m, k], floats: randoms(m * k))
+            let b = HostTensor(shape: transB ? [n, k] : [k, n], floats: randoms(k * n))
+            let c = HostTensor(shape: [1, n], floats: randoms(n))
+            let ref = try op.evaluate([a, b, c])[0]
+            let infos = [ValueInfo(shape: a.shape), ValueInfo(constant: b), ValueInfo(constant: c)]
+            let kernel = try op.makeKernel(infos, outputs: try op.infer(infos))
+            var y = [Float](repeating: .nan, count: m * n)
+            var scratch: Float = 0
+            a.floats.withUnsafeBufferPointer { ap in
+                y.withUnsafeMutableBufferPointer { yp in
+                    kernel.run(inputs: [ap.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: &scratch)
+                }
+            }
+            let diff = zip(y, ref.floats).map { abs($0 - $1) }.max() ?? .nan
+            XCTAssertLessThan(diff, 1e-5, "transA \(transA) transB \(transB)")
+        }
+    }
+}

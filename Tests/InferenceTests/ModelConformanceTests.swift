@@ -1,0 +1,98 @@
+import Foundation
+import Inference
+import Tensor
+import TestSupport
+import XCTest
+
+/// The 11 real models of ../shared/models against ONNX Runtime (references written by
+/// tools/fixtures/onnx_reference.py): final output and intermediate tensors must satisfy
+/// max|ours − ort| <= 1e-4 · max|ort| + 1e-5.
+final class ModelConformanceTests: XCTestCase {
+    struct Manifest: Decodable {
+        struct Entry: Decodable {
+            struct TensorRef: Decodable {
+                let name: String; let file: String; let shape: [Int]
+                /// Set for a Softmax output whose logits are too large for float32 to decide it
+                /// (see onnx_reference.py): the logits are checked instead, and this output
+                /// against the softmax of our logits.
+                let softmax_of: String?
+            }
+            let model: String
+            let input: String
+            let input_shape: [Int]
+            let tensors: [TensorRef]
+        }
+        let models: [Entry]
+    }
+
+    /// Runs one model of the manifest and checks every reference tensor; returns the worst
+    /// relative difference for the log.
+    func check(_ stem: String) throws {
+        let manifestURL = try TestPaths.requireGenerated("onnx_reference/manifest.json")
+        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: manifestURL))
+        guard let entry = manifest.models.first(where: { $0.model.hasSuffix("/\(stem).onnx") }) else {
+            throw XCTSkip("\(stem) not in the manifest; re-run tools/make-fixtures")
+        }
+        let modelURL = try TestPaths.requireShared(entry.model)
+        let base = manifestURL.deletingLastPathComponent()
+        let input = try NPY.read(base.appendingPathComponent(entry.input))
+        XCTAssertEqual(input.shape, entry.input_shape)
+        let model = try ONNXModel(contentsOf: modelURL)
+        let session = try InferenceSession(
+            model: model, outputs: entry.tensors.map(\.name), inputShape: entry.input_shape, threads: 2)
+        let results = try session.run(input)
+        for ref in entry.tensors {
+            let expected = try NPY.read(base.appendingPathComponent(ref.file))
+            guard let ours = results[ref.name] else { XCTFail("\(stem): no output \(ref.name)"); continue }
+            XCTAssertEqual(ours.shape, expected.shape, "\(stem) \(ref.name)")
+            guard ours.count == expected.count else { continue }
+            if let logitsName = ref.softmax_of, let logits = results[logitsName] {
+                let n = logits.shape.count > 1 ? logits.shape[1...].reduce(1, *) : logits.count
+                for row in 0..<(logits.count / n) {
+                    let slice = logits.data[(row * n)..<((row + 1) * n)].map(Double.init)
+                    let top = slice.max() ?? 0
+                    let sum = slice.reduce(0) { $0 + exp($1 - top) }
+                    for (k, v) in slice.enumerated() {
+                        XCTAssertEqual(Double(ours.data[row * n + k]), exp(v - top) / sum, accuracy: 1e-6, "\(stem) \(ref.name)")
+                    }
+                }
+                print("conformance \(stem) \(ref.name): ill-conditioned softmax, checked through \(logitsName)")
+                continue
+            }
+            var maxDiff: Float = 0, maxRef: Float = 0
+            for i in 0..<ours.count {
+                maxDiff = max(maxDiff, abs(ours.data[i] - expected.data[i]))
+                maxRef = max(maxRef, abs(expected.data[i]))
+            }
+            let tolerance = 1e-4 * maxRef + 1e-5
+            print("conformance \(stem) \(ref.name) \(ours.shape): max|diff| \(maxDiff), max|ort| \(maxRef), ratio \(maxDiff / max(maxRef, 1e-30))")
+            XCTAssertLessThanOrEqual(maxDiff, tolerance, "\(stem) \(ref.name): max|ours − ort| = \(maxDiff), max|ort| = \(maxRef)")
+        }
+    }
+
+    func testEfficientNetLite0() throws { try check("efficientnet_lite0") }
+    func testOpenNSFW() throws { try check("open-nsfw") }
+    func testLightAlexNet() throws { try check("light_bvlc_alexnet") }
+    func testLightDenseNet121() throws { try check("light_densenet121") }
+    func testLightInceptionV1() throws { try check("light_inception_v1") }
+    func testLightInceptionV2() throws { try check("light_inception_v2") }
+    func testLightResNet50() throws { try check("light_resnet50") }
+    func testLightShuffleNet() throws { try check("light_shufflenet") }
+    func testLightSqueezeNet() throws { try check("light_squeezenet") }
+    func testLightVGG19() throws { try check("light_vgg19") }
+    func testLightZFNet512() throws { try check("light_zfnet512") }
+
+    /// Pruning: asking for an early layer runs only the nodes before it.
+    func testEarlyLayerRunsOnlyItsPrefix() throws {
+        let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")
+        let model = try ONNXModel(contentsOf: url)
+        let full = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
+        let early = try InferenceSession(
+            model: model, outputs: ["/_blocks.0/_depthwise_conv/Conv_output_0"], inputShape: [1, 3, 224, 224], threads: 1)
+        XCTAssertLessThanOrEqual(early.runtimeNodeCount, 3, "\(early.runtimeOpTypes)")
+        XCTAssertGreaterThan(full.runtimeNodeCount, 40)
+        // Pads and Clips are folded into the convolutions: only Conv, Add, pooling, the flattening
+        // Reshape (a buffer alias) and Gemm remain.
+        XCTAssertEqual(Set(full.runtimeOpTypes), ["Conv", "Add", "GlobalAveragePool", "Reshape", "Gemm"], "\(Set(full.runtimeOpTypes))")
+    }
+}
