@@ -25,6 +25,7 @@ extension CNNCodesCommand {
     /// Every subcommand, in the order `--help` lists them. Add new commands here.
     static var subcommandList: [ParsableCommand.Type] {
         [
+            ExtractCommand.self,
             NPYInfoCommand.self,
             InfoCommand.self,
             ExportCommand.self,
