@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Tensor", "TestSupport"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Tensor", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Tensor", "TestSupport"]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Tensor", "TestSupport"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "Tensor", "TestSupport"]),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Store", "Learning", "Search", "TestSupport"]),
         .testTarget(
             name: "ServiceTests",
