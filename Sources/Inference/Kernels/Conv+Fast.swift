@@ -74,13 +74,16 @@ final class ConvKernel: Kernel {
     ) {
         let hw = g.window.inH * g.window.inW
         let (cg, mg) = (g.inChannelsPerGroup, g.outChannelsPerGroup)
+        let activation = self.activation
         for n in 0..<g.batch {
             for group in 0..<g.group {
                 let xi = x + (n * g.inChannels + group * cg) * hw
                 let yi = y + (n * g.outChannels + group * mg) * hw
-                BLAS.sgemm(m: mg, n: hw, k: cg, a: w + group * mg * cg, lda: cg, b: xi, ldb: hw, c: yi, ldc: hw)
+                let bi = b + group * mg
+                Parallel.sgemm(m: mg, n: hw, k: cg, a: w + group * mg * cg, lda: cg, b: xi, ldb: hw, c: yi, ldc: hw) { rows in
+                    for m in rows { activation.apply(yi + m * hw, hw, bias: bi[m]) }
+                }
             }
-            epilogue(y + n * g.outChannels * hw, b)
         }
     }
 
@@ -100,7 +103,7 @@ final class ConvKernel: Kernel {
                     let oy1 = min(win.outH, oy0 + bandRows)
                     let cols = (oy1 - oy0) * win.outW
                     ConvKernel.im2col(xi, channels: cg, window: win, rows: oy0..<oy1, into: col)
-                    BLAS.sgemm(
+                    Parallel.sgemm(
                         m: mg, n: cols, k: k, a: w + group * mg * k, lda: k, b: col, ldb: cols,
                         c: yi + oy0 * win.outW, ldc: plane)
                     oy0 = oy1
@@ -176,6 +179,15 @@ final class ConvKernel: Kernel {
                 let bias = b[c]
                 for oy in 0..<outH {
                     let row = dst + oy * outW
+                    if dw == 1 && (kw == 3 || kw == 5) {
+                        // One pass per kernel row with the kw taps unrolled (vectorizes over ox).
+                        for ky in 0..<kh {
+                            let srcRow = UnsafePointer(padded + (oy * sh + ky * dh) * padW)
+                            ConvKernel.depthwiseTaps(row, srcRow, wc + ky * kw, kw: kw, stride: sw, count: outW, first: ky == 0, bias: bias)
+                        }
+                        activation.apply(row, outW)
+                        continue
+                    }
                     row.update(repeating: 0, count: outW)
                     for ky in 0..<kh {
                         let srcRow = padded + (oy * sh + ky * dh) * padW
@@ -201,6 +213,34 @@ final class ConvKernel: Kernel {
                 let lower = planes * t / threads, upper = planes * (t + 1) / threads
                 if lower < upper { body(lower..<upper, scratch + t * planeSize) }
             }
+        }
+    }
+}
+
+extension ConvKernel {
+    /// out[ox] (= bias if `first`, else +=) Σ_kx w[kx] · r[ox·stride + kx] for kw 3 or 5, with
+    /// the taps unrolled so the ox loop vectorizes.
+    @inline(__always)
+    static func depthwiseTaps(
+        _ out: UnsafeMutablePointer<Float>, _ r: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+        kw: Int, stride: Int, count n: Int, first: Bool, bias: Float
+    ) {
+        @inline(__always) func pass(_ tap: (Int) -> Float) {
+            if first { for ox in 0..<n { out[ox] = bias + tap(ox) } } else { for ox in 0..<n { out[ox] += tap(ox) } }
+        }
+        let (w0, w1, w2) = (w[0], w[1], w[2])
+        switch (kw, stride) {
+        case (3, 1): pass { w0 * r[$0] + w1 * r[$0 + 1] + w2 * r[$0 + 2] }
+        case (3, 2): pass { w0 * r[2 * $0] + w1 * r[2 * $0 + 1] + w2 * r[2 * $0 + 2] }
+        case (3, _): pass { w0 * r[stride * $0] + w1 * r[stride * $0 + 1] + w2 * r[stride * $0 + 2] }
+        case (5, 1):
+            let (w3, w4) = (w[3], w[4])
+            pass { w0 * r[$0] + w1 * r[$0 + 1] + w2 * r[$0 + 2] + w3 * r[$0 + 3] + w4 * r[$0 + 4] }
+        case (5, 2):
+            let (w3, w4) = (w[3], w[4])
+            pass { w0 * r[2 * $0] + w1 * r[2 * $0 + 1] + w2 * r[2 * $0 + 2] + w3 * r[2 * $0 + 3] + w4 * r[2 * $0 + 4] }
+        default:
+            pass { i in (0..<kw).reduce(Float(0)) { $0 + w[$1] * r[stride * i + $1] } }
         }
     }
 }
