@@ -133,6 +133,7 @@ struct MatMulOp: Operator {
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let p = try plan(a.shape, b.shape)
+        guard a.count > 0, b.count > 0 else { throw OpError("empty operand") }
         var out = [Float](repeating: 0, count: p.outShape.reduce(1, *))
         let av = a.asFloats, bv = b.asFloats
         av.withUnsafeBufferPointer { ap in

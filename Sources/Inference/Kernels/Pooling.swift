@@ -33,6 +33,7 @@ struct PoolOp: Operator {
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let x = try required(inputs, 0, "X")
         let w = try window(x.shape)
+        guard x.count > 0 else { throw OpError("empty input") }
         let shape = [x.shape[0], x.shape[1], w.outH, w.outW]
         var out = [Float](repeating: 0, count: shape.reduce(1, *))
         let input = x.asFloats
@@ -164,6 +165,7 @@ struct GlobalPoolOp: Operator {
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let x = try required(inputs, 0, "X")
         let shape = try infer([ValueInfo(shape: x.shape)])[0].shape
+        guard x.count > 0 else { throw OpError("empty input") }
         let planes = x.shape[0] * x.shape[1]
         var out = [Float](repeating: 0, count: planes)
         let input = x.asFloats
