@@ -1,7 +1,8 @@
 import Tensor
 
 /// The fast convolution, chosen once per node from the geometry:
-/// - pointwise (1x1, stride 1, no padding): one sgemm per image, W[M×C] · X[C×HW];
+/// - pointwise (1x1, stride 1, no padding): one sgemm per image, W[M×C] · X[C×HW] (images
+///   split across threads when the batch allows, else output channels);
 /// - depthwise (group == C == M): a direct kernel over zero-padded planes, channels split
 ///   across threads;
 /// - otherwise im2col + sgemm per image and group, in bands of output rows so the column
@@ -75,6 +76,23 @@ final class ConvKernel: Kernel {
         let hw = g.window.inH * g.window.inW
         let (cg, mg) = (g.inChannelsPerGroup, g.outChannelsPerGroup)
         let activation = self.activation
+        let t = Parallel.threads
+        if g.batch >= t && t > 1 {
+            // Whole images per thread: one dispatch per layer, each image's input and output
+            // stay in that core's cache, OpenBLAS single-threaded inside.
+            let (batch, group, inC, outC) = (g.batch, g.group, g.inChannels, g.outChannels)
+            DispatchQueueHelper.run(t) { i in
+                for n in (batch * i / t)..<(batch * (i + 1) / t) {
+                    for gi in 0..<group {
+                        let xi = x + (n * inC + gi * cg) * hw
+                        let yi = y + (n * outC + gi * mg) * hw
+                        BLAS.sgemm(m: mg, n: hw, k: cg, a: w + gi * mg * cg, lda: cg, b: xi, ldb: hw, c: yi, ldc: hw)
+                        for m in 0..<mg { activation.apply(yi + m * hw, hw, bias: b[gi * mg + m]) }
+                    }
+                }
+            }
+            return
+        }
         for n in 0..<g.batch {
             for group in 0..<g.group {
                 let xi = x + (n * g.inChannels + group * cg) * hw
