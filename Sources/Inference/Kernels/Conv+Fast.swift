@@ -39,7 +39,9 @@ final class ConvKernel: Kernel {
         } else {
             let rows = forcedBand ?? max(1, min(w.outH, ConvKernel.maxColumnFloats / max(1, geometry.patchSize * w.outW)))
             bandRows = rows
-            scratchCount = geometry.patchSize * rows * w.outW
+            // One column buffer per thread when whole images go to threads (batch >= threads).
+            let buffers = geometry.batch >= threads && threads > 1 ? threads : 1
+            scratchCount = geometry.patchSize * rows * w.outW * buffers
         }
     }
 
@@ -112,6 +114,35 @@ final class ConvKernel: Kernel {
         let win = g.window
         let plane = win.outH * win.outW
         let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
+        let t = threads
+        if g.batch >= t && t > 1 {
+            // Whole images per thread, each with its own column buffer; everything inside a
+            // thread is serial (OpenBLAS single-threaded).
+            let colSize = scratchCount / t
+            let (batch, groups, inC, outC, bandRows, activation) = (g.batch, g.group, g.inChannels, g.outChannels, self.bandRows, self.activation)
+            DispatchQueueHelper.run(t) { i in
+                let myCol = col + i * colSize
+                for n in (batch * i / t)..<(batch * (i + 1) / t) {
+                    for group in 0..<groups {
+                        let xi = x + (n * inC + group * cg) * win.inH * win.inW
+                        let yi = y + (n * outC + group * mg) * plane
+                        var oy0 = 0
+                        while oy0 < win.outH {
+                            let oy1 = min(win.outH, oy0 + bandRows)
+                            let cols = (oy1 - oy0) * win.outW
+                            ConvKernel.im2col(xi, channels: cg, window: win, rows: oy0..<oy1, into: myCol, parallel: false)
+                            BLAS.sgemm(
+                                m: mg, n: cols, k: k, a: w + group * mg * k, lda: k, b: myCol, ldb: cols,
+                                c: yi + oy0 * win.outW, ldc: plane)
+                            oy0 = oy1
+                        }
+                    }
+                    let yn = y + n * outC * plane
+                    for m in 0..<outC { activation.apply(yn + m * plane, plane, bias: b[m]) }
+                }
+            }
+            return
+        }
         for n in 0..<g.batch {
             for group in 0..<g.group {
                 let xi = x + (n * g.inChannels + group * cg) * win.inH * win.inW
@@ -134,10 +165,13 @@ final class ConvKernel: Kernel {
     /// Writes the im2col matrix of output rows `rows` for one image and group:
     /// col[(c·kH + ky)·kW + kx][(oy − rows.lower)·outW + ox] = x[c][oy·sH − padTop + ky·dH][ox·sW − padLeft + kx·dW],
     /// zero outside the input. Patch rows are split across threads.
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, window w: Window, rows: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+    static func im2col(
+        _ x: UnsafePointer<Float>, channels: Int, window w: Window, rows: Range<Int>, into col: UnsafeMutablePointer<Float>,
+        parallel: Bool = true
+    ) {
         let cols = rows.count * w.outW
         let patchRows = channels * w.kernelH * w.kernelW
-        Parallel.forEachChunk(patchRows, work: patchRows * cols) { range in
+        Parallel.forEachChunk(patchRows, work: parallel ? patchRows * cols : 0) { range in
             for r in range {
                 let kx = r % w.kernelW
                 let ky = (r / w.kernelW) % w.kernelH
