@@ -59,6 +59,10 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
+        try ModelCommandError.naming(model) { try forward() }
+    }
+
+    private func forward() throws {
         let onnx = try ONNXModel(contentsOf: URL(fileURLWithPath: model))
         if benchmark { return try runBenchmark(onnx) }
         guard let input, let output else { return }
