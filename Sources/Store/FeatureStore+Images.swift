@@ -130,8 +130,19 @@ extension FeatureStore {
     /// The image rows with these ids, in id order (unknown ids are left out).
     public func images(ids: [Int64]) throws -> [ImageRecord] {
         try catalogRead("read images") { db in
-            let statement = try db.cachedStatement(sql: "SELECT * FROM images WHERE id = ?")
-            return try ids.sorted().compactMap { try Row.fetchOne(statement, arguments: [$0]).map(FeatureStore.imageRecord) }
+            // Chunks of ids as JSON arrays: one statement per 10,000 ids, not one per id.
+            let statement = try db.cachedStatement(sql: """
+                SELECT * FROM images WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
+                """)
+            let sorted = ids.sorted()
+            var records: [ImageRecord] = []
+            records.reserveCapacity(sorted.count)
+            for start in stride(from: 0, to: sorted.count, by: 10_000) {
+                let chunk = Array(sorted[start..<min(sorted.count, start + 10_000)])
+                let rows = try Row.fetchCursor(statement, arguments: [FeatureStore.jsonArray(chunk)])
+                while let row = try rows.next() { records.append(FeatureStore.imageRecord(row)) }
+            }
+            return records
         }
     }
 
