@@ -56,8 +56,11 @@ public final class InferenceSession {
         guard input.shape == inputShape else { throw InferenceError.inputShapeMismatch(expected: inputShape, got: input.shape) }
         lock.lock()
         defer { lock.unlock() }
-        // OpenBLAS single-threaded: the engine splits every sgemm itself (see Parallel.sgemm).
+        // OpenBLAS single-threaded while the engine runs: it splits every sgemm itself (see
+        // Parallel.sgemm). The setting is process-wide, so the caller's value is restored after.
+        let blasThreads = BLAS.threads
         BLAS.setThreads(1)
+        defer { BLAS.setThreads(blasThreads) }
         Parallel.threads = threads
         input.data.withUnsafeBufferPointer { p in
             if let base = p.baseAddress { buffers[plan.inputBuffer].update(from: base, count: p.count) }

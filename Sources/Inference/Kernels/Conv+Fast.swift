@@ -29,10 +29,8 @@ final class ConvKernel: Kernel {
         let w = geometry.window
         threads = max(1, Parallel.threads)
         if geometry.isDepthwise {
-            // One zero-padded input plane per thread.
-            let plane = (w.inH + w.padTop + w.padBottom) * (w.inW + w.padLeft + w.padRight)
             bandRows = w.outH
-            scratchCount = plane * threads
+            scratchCount = ConvKernel.depthwiseScratch(geometry) * threads
         } else if geometry.isPointwise {
             bandRows = w.outH
             scratchCount = 0
@@ -217,9 +215,12 @@ final class ConvKernel: Kernel {
         let (sh, sw, dh, dw) = (win.strideH, win.strideW, win.dilationH, win.dilationW)
         let (outH, outW) = (win.outH, win.outW)
         let work = planes * outH * outW * kh * kw
+        let flat = ConvKernel.depthwiseIsFlat(g)
         let body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void = { range, padded in
-            // Zero the padded plane once: the border stays zero, the interior is overwritten.
-            padded.update(repeating: 0, count: padH * padW)
+            // Zero the padded plane (and the slack after it) once: the border stays zero, the
+            // interior is overwritten per plane.
+            padded.update(repeating: 0, count: padH * padW + kw)
+            let acc = padded + padH * padW + kw
             for p in range {
                 let c = p % channels
                 let src = x + p * win.inH * win.inW
@@ -229,6 +230,24 @@ final class ConvKernel: Kernel {
                 let wc = w + c * kh * kw
                 let dst = y + p * outH * outW
                 let bias = b[c]
+                if flat {
+                    // Stride 1: output (oy, ox) sits at acc[oy·padW + ox] and reads
+                    // padded[(oy + ky)·padW + ox + kx] = padded[ky·padW + kx + i], so each kernel
+                    // row is one long vectorizable pass over the whole plane (columns ox ≥ outW
+                    // are computed and dropped; reads end within the kw slack floats).
+                    let count = outH * padW
+                    for ky in 0..<kh {
+                        ConvKernel.depthwiseTaps(
+                            acc, UnsafePointer(padded + ky * padW), wc + ky * kw, kw: kw, stride: 1, count: count,
+                            first: ky == 0, bias: bias)
+                    }
+                    for oy in 0..<outH {
+                        let row = dst + oy * outW
+                        row.update(from: acc + oy * padW, count: outW)
+                        activation.apply(row, outW)
+                    }
+                    continue
+                }
                 for oy in 0..<outH {
                     let row = dst + oy * outW
                     if dw == 1 && (kw == 3 || kw == 5) {
@@ -257,7 +276,7 @@ final class ConvKernel: Kernel {
                 }
             }
         }
-        let planeSize = padH * padW
+        let planeSize = ConvKernel.depthwiseScratch(g)
         if threads == 1 || work < 65_536 {
             body(0..<planes, scratch)
         } else {
@@ -270,6 +289,21 @@ final class ConvKernel: Kernel {
 }
 
 extension ConvKernel {
+    /// Stride-1, undilated 3- or 5-wide depthwise kernels take the flattened-plane path.
+    static func depthwiseIsFlat(_ g: ConvGeometry) -> Bool {
+        let w = g.window
+        return w.strideH == 1 && w.strideW == 1 && w.dilationH == 1 && w.dilationW == 1 && (w.kernelW == 3 || w.kernelW == 5)
+    }
+
+    /// Floats of scratch per depthwise thread: the zero-padded plane, kW slack floats the
+    /// flattened passes may read past it, and for the flat path the accumulator plane
+    /// (outH rows of padded width).
+    static func depthwiseScratch(_ g: ConvGeometry) -> Int {
+        let w = g.window
+        let padW = w.inW + w.padLeft + w.padRight, padH = w.inH + w.padTop + w.padBottom
+        return padH * padW + w.kernelW + (depthwiseIsFlat(g) ? w.outH * padW : 0)
+    }
+
     /// out[ox] (= bias if `first`, else +=) Σ_kx w[kx] · r[ox·stride + kx] for kw 3 or 5, with
     /// the taps unrolled so the ox loop vectorizes.
     @inline(__always)
