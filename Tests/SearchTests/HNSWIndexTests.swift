@@ -68,7 +68,9 @@ final class HNSWIndexTests: XCTestCase {
             let exact = try ExactIndex(dim: dim, metric: metric)
             try exact.add(ids: ids, vectors: base)
             let truth = try exact.search(queries: queries, count: 50, k: k)
-            let index = try HNSWIndex(dim: dim, metric: metric, m: 12, efConstruction: 100)
+            // A sequential build is reproducible (fixed level seed), so this bound cannot flake
+            // with thread timing; the parallel build's recall is covered by the other tests.
+            let index = try HNSWIndex(dim: dim, metric: metric, m: 12, efConstruction: 200, threads: 1)
             try index.add(ids: ids, vectors: base)
             let got = try index.search(queries: queries, count: 50, k: k, ef: 400)
             XCTAssertGreaterThanOrEqual(recall(got, truth), 0.99, "\(metric)")
