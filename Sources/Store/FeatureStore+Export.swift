@@ -26,6 +26,8 @@ public struct ImportSummary: Equatable, Sendable {
     public var total: Int
     /// Wall time of the batch loop (register + durable LMDB commit + done marks), seconds.
     public var writeSeconds: Double = 0
+    /// Time of each step of the batch loop (overlapping: see `pipelinedImport`).
+    public var timings = ImportTimings()
 
     public static func == (a: ImportSummary, b: ImportSummary) -> Bool {
         a.imported == b.imported && a.skipped == b.skipped && a.total == b.total
@@ -138,10 +140,12 @@ extension FeatureStore {
         try ensureCollection(collection, provenance: chosen, dim: dim)
         let run = try beginRun(command: command, collections: [collection])
         var summary = ImportSummary(imported: 0, skipped: 0, total: count)
+        // Repeated (source, path) rows must see the previous batch marked done before they
+        // register: the steps then run serially (see `pipelinedImport`).
+        let distinctPaths = Set(images.map { [$0.source, $0.path] }).count == images.count
         let writeStart = Date()
-        try tensor.data.withUnsafeBufferPointer { all in
-            for start in stride(from: 0, to: count, by: batchSize) {
-                let end = min(count, start + batchSize)
+        let timings = try tensor.data.withUnsafeBufferPointer { all in
+            try pipelinedImport(count: count, batchSize: batchSize, pipelined: distinctPaths) { start, end in
                 let registered = try registerImages(Array(images[start..<end]), collections: [collection])
                 var ids: [Int64] = []
                 var matrix: [Float] = []
@@ -151,13 +155,16 @@ extension FeatureStore {
                     let row = start + offset
                     matrix.append(contentsOf: UnsafeBufferPointer(rebasing: all[(row * dim)..<((row + 1) * dim)]))
                 }
-                if !ids.isEmpty { try putCodes(collection: collection, ids: ids, matrix: matrix) }
-                summary.imported += ids.count
-                summary.skipped += registered.count - ids.count
-                progress?(end, count)
+                return PreparedImportBatch(codes: CodeBatch(collection: collection, ids: ids, matrix: matrix),
+                                           skipped: registered.count - ids.count, end: end)
+            } finished: { batch in
+                summary.imported += batch.codes.ids.count
+                summary.skipped += batch.skipped
+                progress?(batch.end, count)
             }
         }
         summary.writeSeconds = Date().timeIntervalSince(writeStart)
+        summary.timings = timings
         try finishRun(run, counts: RunCounts(done: summary.imported, skipped: summary.skipped, failed: 0))
         return summary
     }

@@ -29,9 +29,17 @@ extension FeatureStore {
                 INSERT INTO images (source, path, digest, label, split)
                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
                        json_extract(value, '$[3]'), json_extract(value, '$[4]')
-                FROM json_each(?) WHERE true
+                FROM json_each(?) WHERE true ORDER BY key
                 ON CONFLICT (source, path) DO NOTHING
                 """, arguments: [batchJSON])
+            // All new (a fresh import's usual case): the rows were inserted in input order
+            // (ORDER BY key) with consecutive AUTOINCREMENT ids from `firstNewID`, which the
+            // last inserted id confirms — no need to read the ids back.
+            if db.changesCount == images.count, db.lastInsertedRowID == firstNewID + Int64(images.count) - 1 {
+                let ids = Array(firstNewID..<(firstNewID + Int64(images.count)))
+                try markNewPending(db, ids: ids, collectionIDs: collectionIDs)
+                return ids.map { RegisteredImage(id: $0, done: [], pending: Set(names), replacedChangedFile: false) }
+            }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT j.key AS position, i.id AS id, i.digest AS digest
                 FROM json_each(?) j JOIN images i
@@ -89,15 +97,7 @@ extension FeatureStore {
                 }
                 result.append(RegisteredImage(id: id, done: done, pending: pending, replacedChangedFile: false))
             }
-            if !newIDs.isEmpty {
-                let markNew = try db.cachedStatement(sql: """
-                    INSERT INTO code_status (image_id, collection_id, state)
-                    SELECT value, ?, 'pending' FROM json_each(?) WHERE true
-                    ON CONFLICT (collection_id, image_id) DO NOTHING
-                    """)
-                let ids = FeatureStore.jsonArray(newIDs)
-                for collectionID in collectionIDs { try markNew.execute(arguments: [collectionID, ids]) }
-            }
+            try markNewPending(db, ids: newIDs, collectionIDs: collectionIDs)
             return result
         }
         if !replacedIDs.isEmpty {
@@ -105,6 +105,19 @@ extension FeatureStore {
             try deleteCodes(ofImages: replacedIDs)
         }
         return registered
+    }
+
+    /// Pending marks for rows inserted by this registration (they have no marks yet): one
+    /// statement per collection.
+    private func markNewPending(_ db: Database, ids: [Int64], collectionIDs: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        let markNew = try db.cachedStatement(sql: """
+            INSERT INTO code_status (image_id, collection_id, state)
+            SELECT value, ?, 'pending' FROM json_each(?) WHERE true
+            ON CONFLICT (collection_id, image_id) DO NOTHING
+            """)
+        let json = FeatureStore.jsonArray(ids)
+        for collectionID in collectionIDs { try markNew.execute(arguments: [collectionID, json]) }
     }
 
     /// `[[source, path, digest, label, split], …]` (nil → null) for `registerImages`.

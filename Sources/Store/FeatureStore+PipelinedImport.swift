@@ -1,0 +1,124 @@
+import Foundation
+
+/// Where the time of an import's batch loop went, in seconds of each step (they overlap
+/// when pipelined, so they may add up to more than the wall time).
+public struct ImportTimings: Sendable {
+    /// `registerImages` plus gathering the batch's codes.
+    public var register: Double = 0
+    /// LMDB write transactions, durable commit included.
+    public var commit: Double = 0
+    /// Done marks (catalog).
+    public var markDone: Double = 0
+    public init() {}
+}
+
+/// The batch loop of `importCodes`, pipelined: a batch's durable LMDB commit (bound by
+/// fdatasync and page writes) runs on a background thread while the calling thread does the
+/// catalog steps of its neighbours — the done marks of the previous batch and the
+/// registration of the next:
+///
+///     background:  commit(k)                     commit(k+1)
+///     caller:      marks(k-1), register(k+1)     marks(k), register(k+2)
+///
+/// Each batch still goes register → commit → done marks (the write protocol in
+/// `FeatureStore+Codes.swift`), so a done mark never precedes its code, and every crash
+/// leaves one of the serial protocol's states: registered rows still pending (re-imported by
+/// a re-run), or committed codes without done marks (adopted by `reconcile()`). Commits stay
+/// one batch each and in order, so a reader's snapshot holds whole batches.
+///
+/// Registering batch k+1 before batch k is marked done is only safe when no (source, path)
+/// occurs in two batches: a later row of the same path would find the earlier one still
+/// pending (or, with another digest, delete it under its in-flight commit). Imports with
+/// repeated paths therefore run the steps serially.
+extension FeatureStore {
+    /// One registered batch, ready for its commit: the rows not stored yet.
+    struct PreparedImportBatch {
+        var codes: CodeBatch
+        /// Rows of the batch whose code was stored already.
+        var skipped: Int
+        /// One past the batch's last row in the import.
+        var end: Int
+    }
+
+    /// Runs the write protocol over `count` rows in batches of `batchSize`.
+    /// `register(start, end)` registers rows start..<end and returns the batch to commit.
+    func pipelinedImport(count: Int, batchSize: Int, pipelined: Bool,
+                         register: (Int, Int) throws -> PreparedImportBatch,
+                         finished: (PreparedImportBatch) -> Void) throws -> ImportTimings {
+        // Held for the whole import: no other thread of this process interleaves protocol steps.
+        writeProtocolLock.lock()
+        defer { writeProtocolLock.unlock() }
+        var timings = ImportTimings()
+        let starts = Array(stride(from: 0, to: count, by: batchSize))
+        func prepare(_ index: Int) throws -> PreparedImportBatch {
+            let started = Date()
+            defer { timings.register += Date().timeIntervalSince(started) }
+            return try register(starts[index], min(count, starts[index] + batchSize))
+        }
+        func markDone(_ batch: PreparedImportBatch, _ records: [CollectionRecord]?) throws {
+            if let records {
+                let started = Date()
+                try self.markDone([batch.codes], records: records)
+                timings.markDone += Date().timeIntervalSince(started)
+                FaultInjection.shared.reached(.afterMarkedDone)
+            }
+            finished(batch)
+        }
+        var next: PreparedImportBatch?
+        var committed: (batch: PreparedImportBatch, records: [CollectionRecord]?)?
+        for index in starts.indices {
+            let batch = try next ?? prepare(index)
+            next = nil
+            let commit = batch.codes.ids.isEmpty ? nil : BackgroundCommit { [self] in
+                let records = try writeCodes([batch.codes])
+                FaultInjection.shared.reached(.afterCodesCommitted)
+                return records
+            }
+            // The catalog steps overlapping the commit (only when pipelined).
+            let overlapped = Result<Void, Error> {
+                if let previous = committed {
+                    committed = nil
+                    try markDone(previous.batch, previous.records)
+                }
+                if pipelined, index + 1 < starts.count { next = try prepare(index + 1) }
+            }
+            // Always wait for the commit before going on or throwing.
+            let records = try commit?.wait()
+            if let commit { timings.commit += commit.seconds }
+            try overlapped.get()
+            if pipelined {
+                committed = (batch, records)
+            } else {
+                try markDone(batch, records)
+            }
+        }
+        if let previous = committed { try markDone(previous.batch, previous.records) }
+        return timings
+    }
+}
+
+/// Runs one closure on a background thread at once; `wait()` returns its result (or rethrows).
+private final class BackgroundCommit: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var result: Result<[CollectionRecord], Error>?
+    /// Wall time of the closure, readable after `wait()`.
+    private(set) var seconds: Double = 0
+
+    init(_ body: @escaping () throws -> [CollectionRecord]) {
+        group.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            let started = Date()
+            result = Result { try body() }
+            seconds = Date().timeIntervalSince(started)
+            group.leave()
+        }
+    }
+
+    func wait() throws -> [CollectionRecord] {
+        group.wait()  // the group's leave/wait orders the writes above before the reads below
+        guard let result else {
+            throw StoreError.invalidArgument("background commit finished without a result")
+        }
+        return try result.get()
+    }
+}
