@@ -37,6 +37,7 @@ extension CNNCodesCommand {
             PreprocessBenchmarkCommand.self,
             InspectCommand.self,
             ForwardCommand.self,
+            ServeCommand.self,
         ]
     }
 }
