@@ -81,11 +81,19 @@ let package = Package(
             ]
         ),
 
+        // Use cases that combine modules — train/evaluate/apply a classifier on a collection,
+        // search a collection (exact or its HNSW index) — shared by the CLI and the service so
+        // neither holds logic of its own.
+        .target(
+            name: "Workflows",
+            dependencies: ["Tensor", "Store", "Learning", "Search", "Extraction", "Imaging"]
+        ),
+
         // The HTTP API and web page (Hummingbird 2); answers through a `ServiceBackend`.
         .target(
             name: "Service",
             dependencies: [
-                "Tensor", "Store", "Search", "Learning", "Extraction", "Imaging", "Inference",
+                "Tensor", "Store", "Search", "Learning", "Extraction", "Imaging", "Inference", "Workflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -95,7 +103,7 @@ let package = Package(
         .target(
             name: "CNNCodesCLI",
             dependencies: [
-                "Tensor", "Inference", "Imaging", "Store", "Extraction", "Learning", "Search", "Service",
+                "Tensor", "Inference", "Imaging", "Store", "Extraction", "Learning", "Search", "Workflows", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -112,7 +120,8 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Tensor", "TestSupport"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "Tensor", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Tensor", "TestSupport"]),
-        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Tensor", "TestSupport"]),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Store", "Imaging", "Tensor", "TestSupport"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Store", "Learning", "Search", "TestSupport"]),
         .testTarget(
             name: "ServiceTests",
             dependencies: [

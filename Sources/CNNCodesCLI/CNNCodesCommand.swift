@@ -25,19 +25,26 @@ extension CNNCodesCommand {
     /// Every subcommand, in the order `--help` lists them. Add new commands here.
     static var subcommandList: [ParsableCommand.Type] {
         [
-            NPYInfoCommand.self,
-            InfoCommand.self,
-            ExportCommand.self,
-            ImportCommand.self,
-            FailuresCommand.self,
-            VerifyCommand.self,
-            FitNPYCommand.self,
-            SearchNPYCommand.self,
-            PreprocessCommand.self,
-            PreprocessBenchmarkCommand.self,
             InspectCommand.self,
             ForwardCommand.self,
+            PreprocessCommand.self,
+            ExtractCommand.self,
+            InfoCommand.self,
+            FailuresCommand.self,
+            ExportCommand.self,
+            ImportCommand.self,
+            VerifyCommand.self,
+            TrainCommand.self,
+            EvaluateCommand.self,
+            PredictCommand.self,
+            SearchCommand.self,
+            IndexCommand.self,
             ServeCommand.self,
+            NPYInfoCommand.self,
+            // Hidden: drivers for benchmarks/.
+            FitNPYCommand.self,
+            SearchNPYCommand.self,
+            PreprocessBenchmarkCommand.self,
         ]
     }
 }

@@ -9,6 +9,7 @@ public final class ProgressReporter: @unchecked Sendable {
     private let label: String
     private let isTerminal: Bool
     private let plainInterval: TimeInterval
+    private let quiet: Bool
     private let start = Date()
     private let lock = NSLock()
     // Guarded by `lock`.
@@ -20,6 +21,7 @@ public final class ProgressReporter: @unchecked Sendable {
     public init(total: Int, label: String, plainInterval: TimeInterval = 10, quiet: Bool = false) {
         self.total = total
         self.label = label
+        self.quiet = quiet
         self.isTerminal = !quiet && isatty(STDERR_FILENO) != 0
         self.plainInterval = quiet ? .infinity : plainInterval
     }
@@ -39,8 +41,9 @@ public final class ProgressReporter: @unchecked Sendable {
         if let line { emit(line, final: false) }
     }
 
-    /// Prints the final state (always, even in quiet mode's absence of interim lines).
+    /// Prints the final state (unless quiet).
     public func finish() {
+        guard !quiet else { return }
         lock.lock()
         let line = render(now: Date())
         lock.unlock()

@@ -39,12 +39,15 @@ enum JPEGDecoder {
 
         let isCMYK = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
         let channels = isCMYK ? 4 : 3
-        var pixels = [UInt8](repeating: 0, count: outWidth * outHeight * channels)
         // TJFLAG_LIMITSCANS: refuse progressive files with > 500 scans (a CPU-time bomb).
         let flags = Int32(TJFLAG_LIMITSCANS)
-        let status = pixels.withUnsafeMutableBufferPointer { out in
-            tjDecompress2(handle, source, size, out.baseAddress, Int32(outWidth), 0, Int32(outHeight),
-                          isCMYK ? Int32(TJPF_CMYK.rawValue) : Int32(TJPF_RGB.rawValue), flags)
+        var status: Int32 = 0
+        // Not zero-filled first: libjpeg writes every pixel (missing data becomes gray,
+        // which the warning check below turns into an error).
+        var pixels = [UInt8](unsafeUninitializedCapacity: outWidth * outHeight * channels) { out, initialized in
+            status = tjDecompress2(handle, source, size, out.baseAddress, Int32(outWidth), 0, Int32(outHeight),
+                                   isCMYK ? Int32(TJPF_CMYK.rawValue) : Int32(TJPF_RGB.rawValue), flags)
+            initialized = out.count
         }
         if status != 0 {
             let text = message(handle)

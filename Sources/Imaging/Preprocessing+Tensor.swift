@@ -49,23 +49,33 @@ extension Preprocessing {
     /// Scale, mean/std, channel order and layout applied to cropped RGB bytes.
     public func tensor(fromCroppedRGB rgb: [UInt8], width: Int, height: Int) -> Tensor {
         let pixels = width * height
+        precondition(rgb.count == pixels * 3, "cropped RGB holds \(rgb.count) bytes for \(width)x\(height)")
         // Per output channel o: value = (byte[source(o)] / divisor - mean[o]) / std[o],
-        // written as numpy/torch write it so the float32 results match theirs exactly.
+        // written as numpy/torch write it so the float32 results match theirs exactly. A
+        // byte has 256 values, so each channel's results are tabulated once (768 floats)
+        // and the pixel loop is a table lookup.
         let sourceChannel = channelOrder == .rgb ? [0, 1, 2] : [2, 1, 0]
         let divisor: Float = scale == .unit ? 255 : 1
-        var data = [Float](repeating: 0, count: pixels * 3)
-        rgb.withUnsafeBufferPointer { src in
-            data.withUnsafeMutableBufferPointer { dst in
-                for o in 0..<3 {
-                    let c = sourceChannel[o], m = mean[o], s = std[o]
-                    if layout == .nchw {
-                        let plane = o * pixels
-                        for p in 0..<pixels { dst[plane + p] = (Float(src[p * 3 + c]) / divisor - m) / s }
-                    } else {
-                        for p in 0..<pixels { dst[p * 3 + o] = (Float(src[p * 3 + c]) / divisor - m) / s }
+        var table = [Float](repeating: 0, count: 3 * 256)
+        for o in 0..<3 {
+            for byte in 0..<256 { table[o * 256 + byte] = (Float(byte) / divisor - mean[o]) / std[o] }
+        }
+        let data = [Float](unsafeUninitializedCapacity: pixels * 3) { dst, initialized in
+            rgb.withUnsafeBufferPointer { src in
+                table.withUnsafeBufferPointer { table in
+                    for o in 0..<3 {
+                        let c = sourceChannel[o]
+                        let lookup = UnsafeBufferPointer(rebasing: table[(o * 256)..<(o * 256 + 256)])
+                        if layout == .nchw {
+                            let plane = o * pixels
+                            for p in 0..<pixels { dst[plane + p] = lookup[Int(src[p * 3 + c])] }
+                        } else {
+                            for p in 0..<pixels { dst[p * 3 + o] = lookup[Int(src[p * 3 + c])] }
+                        }
                     }
                 }
             }
+            initialized = pixels * 3
         }
         let shape = layout == .nchw ? [3, height, width] : [height, width, 3]
         return Tensor(shape: shape, data: data)

@@ -9,6 +9,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case malformed(path: String, reason: String)
     /// Operators the engine does not implement, all of them at once: "op (opset N) at node 'name'".
     case unsupportedOperators([String])
+    /// The model imports a default-domain opset newer than the engine implements.
+    case unsupportedOpset(version: Int, newest: Int)
     /// A tensor element type (ONNX data type number) the engine cannot hold.
     case unsupportedDataType(tensor: String, dataType: Int)
     /// A node consumes a tensor nothing produces (no initializer, input or node output).
@@ -30,6 +32,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
         case let .malformed(path, reason): return "\(path): not a valid ONNX model: \(reason)"
         case let .unsupportedOperators(list):
             return "unsupported operators (\(list.count)): " + list.joined(separator: "; ")
+        case let .unsupportedOpset(version, newest):
+            return "the model uses ONNX opset \(version); the engine implements opsets up to \(newest)"
         case let .unsupportedDataType(tensor, dataType):
             return "tensor '\(tensor)': unsupported ONNX data type \(dataType)"
         case let .missingTensor(name, node):

@@ -21,7 +21,8 @@ public final class InferenceSession {
     ///   - outputs: any tensor names of the graph (see `ONNXModel.describe`); empty = the
     ///     model's declared outputs.
     ///   - inputShape: the full input shape, batch first (e.g. [16, 3, 224, 224]).
-    ///   - threads: threads for OpenBLAS and for the engine's own loops.
+    ///   - threads: threads for the engine's loops and its sgemm splits (OpenBLAS itself runs
+    ///     single-threaded inside each part).
     public init(model: ONNXModel, outputs: [String] = [], inputShape: [Int], threads: Int = 2) throws {
         let names = outputs.isEmpty ? model.outputs.map(\.name) : outputs
         self.inputShape = inputShape
@@ -55,7 +56,11 @@ public final class InferenceSession {
         guard input.shape == inputShape else { throw InferenceError.inputShapeMismatch(expected: inputShape, got: input.shape) }
         lock.lock()
         defer { lock.unlock() }
-        BLAS.setThreads(threads)
+        // OpenBLAS single-threaded while the engine runs: it splits every sgemm itself (see
+        // Parallel.sgemm). The setting is process-wide, so the caller's value is restored after.
+        let blasThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(blasThreads) }
         Parallel.threads = threads
         input.data.withUnsafeBufferPointer { p in
             if let base = p.baseAddress { buffers[plan.inputBuffer].update(from: base, count: p.count) }

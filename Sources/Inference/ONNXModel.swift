@@ -12,6 +12,11 @@ public final class ONNXModel {
     /// Default-domain opset version of the model.
     public let opset: Int
 
+    /// The newest default-domain opset whose operator semantics the engine implements (ONNX
+    /// 1.17). Newer opsets may change an operator's meaning, so they are refused rather than
+    /// risking a silent wrong answer.
+    public static let newestOpset = 22
+
     /// Graph inputs that are not initializers (the data inputs), `nil` for symbolic dimensions.
     public var inputs: [(name: String, shape: [Int?])] { graph.inputs }
     /// Graph outputs with declared shapes, `nil` for symbolic dimensions.
@@ -51,6 +56,9 @@ public final class ONNXModel {
         for entry in proto.opsetImport { opsets[entry.domain == "ai.onnx" ? "" : entry.domain] = Int(entry.version) }
         if opsets[""] == nil { opsets[""] = 1 }
         opset = opsets[""] ?? 1
+        guard opset <= ONNXModel.newestOpset else {
+            throw InferenceError.unsupportedOpset(version: opset, newest: ONNXModel.newestOpset)
+        }
         let g = proto.graph
 
         var initializers: [String: HostTensor] = [:]

@@ -19,7 +19,8 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
     public var top5Accuracy: Double?
     /// One entry per class, in `classes` order.
     public var perClass: [ClassScores]
-    /// Unweighted mean over classes (scikit-learn's "macro avg").
+    /// Unweighted mean over the classes that occur in the truth or the predictions
+    /// (scikit-learn's "macro avg", which ignores classes absent from both).
     public var macroAverage: ClassScores
     /// Mean weighted by support ("weighted avg").
     public var weightedAverage: ClassScores
@@ -44,6 +45,7 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
         for (t, p) in zip(truth, predicted) { confusion[t][p] += 1 }
         let n = truth.count
         var perClass = [ClassScores]()
+        var occurs = [Bool]()
         var correct = 0
         for c in 0..<k {
             let truePositives = confusion[c][c]
@@ -54,11 +56,13 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
             let recall = support > 0 ? Double(truePositives) / Double(support) : 0
             let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
             perClass.append(ClassScores(precision: precision, recall: recall, f1: f1, support: support))
+            occurs.append(support > 0 || predictedCount > 0)
         }
         func average(_ weight: (ClassScores) -> Double) -> ClassScores {
-            let total = perClass.reduce(0) { $0 + weight($1) }
+            let counted = zip(perClass, occurs).filter { $0.1 }.map { $0.0 }
+            let total = counted.reduce(0) { $0 + weight($1) }
             func mean(_ value: (ClassScores) -> Double) -> Double {
-                total > 0 ? perClass.reduce(0) { $0 + weight($1) * value($1) } / total : 0
+                total > 0 ? counted.reduce(0) { $0 + weight($1) * value($1) } / total : 0
             }
             return ClassScores(precision: mean(\.precision), recall: mean(\.recall), f1: mean(\.f1), support: n)
         }

@@ -6,6 +6,7 @@ import Foundation
 extension LinearClassifier: Codable {
     private enum CodingKeys: String, CodingKey {
         case format, version, kind, classes, dimension, weights, bias, scaler, C, loss, classWeighting, training
+        case evaluation, collection
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -22,6 +23,8 @@ extension LinearClassifier: Codable {
         try c.encodeIfPresent(loss, forKey: .loss)
         try c.encode(classWeighting, forKey: .classWeighting)
         try c.encode(training, forKey: .training)
+        try c.encodeIfPresent(evaluation, forKey: .evaluation)
+        try c.encodeIfPresent(collection, forKey: .collection)
     }
 
     public init(from decoder: Decoder) throws {
@@ -47,7 +50,9 @@ extension LinearClassifier: Codable {
             C: try c.decode(Double.self, forKey: .C),
             loss: try c.decodeIfPresent(SVMLoss.self, forKey: .loss),
             classWeighting: try c.decode(ClassWeighting.self, forKey: .classWeighting),
-            training: try c.decode(TrainingInfo.self, forKey: .training))
+            training: try c.decode(TrainingInfo.self, forKey: .training),
+            evaluation: try c.decodeIfPresent(ClassificationMetrics.self, forKey: .evaluation),
+            collection: try c.decodeIfPresent(String.self, forKey: .collection))
         guard classes.count >= 2, dimension > 0 else {
             throw DecodingError.dataCorruptedError(
                 forKey: .classes, in: c, debugDescription: "\(classes.count) classes, dimension \(dimension)")

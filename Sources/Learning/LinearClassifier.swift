@@ -61,13 +61,19 @@ public struct LinearClassifier: Equatable, Sendable {
     public var loss: SVMLoss?
     public var classWeighting: ClassWeighting
     public var training: TrainingInfo
+    /// Metrics on a held-out split, set by whoever evaluates the model (e.g. `evaluate`); nil until then.
+    public var evaluation: ClassificationMetrics?
+    /// Free-form provenance set by the caller (e.g. the store collection the codes came
+    /// from), so a stored model can refuse codes of another origin; nil when unset.
+    public var collection: String?
 
     /// Rows of `weights`: 1 for two classes, else one per class.
     public var weightRows: Int { classes.count == 2 ? 1 : classes.count }
 
     public init(
         kind: ClassifierKind, classes: [String], dimension: Int, weights: [Float], bias: [Float],
-        scaler: FeatureScaler, C: Double, loss: SVMLoss?, classWeighting: ClassWeighting, training: TrainingInfo
+        scaler: FeatureScaler, C: Double, loss: SVMLoss?, classWeighting: ClassWeighting, training: TrainingInfo,
+        evaluation: ClassificationMetrics? = nil, collection: String? = nil
     ) {
         self.kind = kind
         self.classes = classes
@@ -79,6 +85,8 @@ public struct LinearClassifier: Equatable, Sendable {
         self.loss = loss
         self.classWeighting = classWeighting
         self.training = training
+        self.evaluation = evaluation
+        self.collection = collection
     }
 
     // MARK: Applying
@@ -154,6 +162,11 @@ public struct LinearClassifier: Equatable, Sendable {
             for c in 0..<k { scores[row * k + c] = Float(Double(scores[row * k + c]) / sum) }
         }
         return scores
+    }
+
+    /// `predictProbabilities` on a `rows × dimension` tensor.
+    public func predictProbabilities(_ x: Tensor) throws -> [Float] {
+        try predictProbabilities(x.data, rows: try rowCount(of: x))
     }
 
     // MARK: Helpers

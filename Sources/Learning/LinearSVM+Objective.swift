@@ -6,11 +6,15 @@ extension LinearSVM {
     /// with `perSampleC`'s Cᵢ. `weights` is `problems × dimension` (problems = 1 for two
     /// classes). The same formula as tools/fixtures/sklearn_reference.py, so ours and
     /// scikit-learn's solutions are compared on equal terms. `x` must be already scaled.
+    ///
+    /// - Throws: `LearningError` when the arrays do not fit together.
     public static func primalObjective(
         x: [Float], rows: Int, dimension: Int, labels: [Int], classCount: Int,
         weights: [Float], bias: [Float], C: Double, loss: SVMLoss, classWeights: [Double]? = nil
-    ) -> Double {
+    ) throws -> Double {
         let problems = classCount == 2 ? 1 : classCount
+        try ModelShape.check(x: x, rows: rows, dimension: dimension, labels: labels, classCount: classCount,
+                             weights: weights, bias: bias, classWeights: classWeights)
         let weightsPerClass = classWeights ?? [Double](repeating: 1, count: classCount)
         // Scores in Float by sgemm; the margins and sums in Double.
         var scores = [Float](repeating: 0, count: rows * problems)

@@ -123,7 +123,7 @@ public enum LinearSVM {
                         + "the solution may be inaccurate (raise the iteration cap or lower C)")
             }
         }
-        let objective = primalObjective(
+        let objective = try primalObjective(
             x: scaled, rows: rows, dimension: dimension, labels: labels, classCount: classCount,
             weights: weights, bias: bias, C: options.C, loss: options.loss, classWeights: classWeights)
         return LinearClassifier(

@@ -105,7 +105,7 @@ public enum SoftmaxRegression {
                 "L-BFGS stopped after \(result.iterations) iterations (\(result.reason)) with gradient "
                     + "\(result.gradientNorm) above the tolerance \(options.tolerance); the solution may be inaccurate")
         }
-        let objective = SoftmaxRegression.objective(
+        let objective = try SoftmaxRegression.objective(
             x: scaled, rows: rows, dimension: dimension, labels: labels, classCount: classCount,
             weights: weights, bias: bias, C: options.C, classWeights: classWeights)
         return LinearClassifier(
@@ -139,10 +139,14 @@ public enum SoftmaxRegression {
     /// The objective C · Σᵢ sᵢ logloss + ½‖W‖² (bias unpenalized) of a model given by its
     /// weights (`weightRows × dimension`, weightRows = 1 for two classes) and bias, in Double —
     /// the same formula as tools/fixtures/sklearn_reference.py. `x` must be already scaled.
+    ///
+    /// - Throws: `LearningError` when the arrays do not fit together.
     public static func objective(
         x: [Float], rows: Int, dimension: Int, labels: [Int], classCount: Int,
         weights: [Float], bias: [Float], C: Double, classWeights: [Double]? = nil
-    ) -> Double {
+    ) throws -> Double {
+        try ModelShape.check(x: x, rows: rows, dimension: dimension, labels: labels, classCount: classCount,
+                             weights: weights, bias: bias, classWeights: classWeights)
         let sampleWeights = labels.map { classWeights?[$0] ?? 1 }
         let loss = SoftmaxLoss(x: x, rows: rows, dimension: dimension, labels: labels,
                                classCount: classCount, sampleWeights: sampleWeights)

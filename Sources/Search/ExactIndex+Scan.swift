@@ -1,3 +1,5 @@
+import Tensor
+
 extension ExactIndex {
     /// Top-k of one query by one streaming pass over the candidate rows, split into `threads`
     /// contiguous parts, each with its own heap, merged at the end. Memory-bandwidth-bound:
@@ -37,7 +39,7 @@ extension ExactIndex {
                     if let mask, !mask[row] { continue }
                     let dot: Float
                     switch rows.scalarType {
-                    case .float32: dot = VectorKernels.dot(rows.floats + row * dim, query, dim)
+                    case .float32: dot = BLAS.sdot(dim, rows.floats + row * dim, query)  // AVX kernels chosen at run time
                     case .float16: dot = VectorKernels.dot(half: rows.halves + row * dim, query, dim)
                     }
                     heap.push(isL2 ? 2 * dot - norms![row] : dot, idAt[row])

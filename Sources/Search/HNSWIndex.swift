@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Approximate k-NN by a Hierarchical Navigable Small World graph (Malkov & Yashunin 2016),
 /// following hnswlib: levels drawn as ⌊−ln(U)·mL⌋ with mL = 1/ln(M); M neighbours per
@@ -151,9 +152,12 @@ public final class HNSWIndex {
         return upperLinks[Int(i)]! + (level - 1) * layout.wordsPerUpperLevel
     }
 
-    /// Distance between two vectors under the metric (smaller is closer).
+    /// Distance between two vectors under the metric (smaller is closer). The inner product
+    /// goes through OpenBLAS's `sdot`, which picks AVX2/AVX-512 kernels at run time (about 1.5×
+    /// faster than the portable SSE `SIMD16` loop at 1280 dims, equal at 128, measured); the
+    /// package is built for baseline x86-64, where Swift SIMD compiles to SSE only.
     @inline(__always) func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
-        isL2 ? VectorKernels.squaredDistance(a, b, dim) : -VectorKernels.dot(a, b, dim)
+        isL2 ? VectorKernels.squaredDistance(a, b, dim) : -BLAS.sdot(dim, a, b)
     }
 
     /// The reported score of a distance (see `Metric`).

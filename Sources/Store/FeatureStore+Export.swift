@@ -7,8 +7,10 @@ public struct ExportSummary: Equatable, Sendable {
     public var dim: Int
     /// Codes in LMDB whose image row is gone (only in a store not yet reconciled): left out.
     public var skippedOrphans: Int
-    /// Wall time reading the codes (one LMDB snapshot) and their image rows, in seconds.
+    /// Wall time of `codes(collection)` (one LMDB snapshot, cursor scan), in seconds.
     public var readSeconds: Double = 0
+    /// Wall time reading the codes' image rows from the catalog, in seconds.
+    public var metadataSeconds: Double = 0
 
     public static func == (a: ExportSummary, b: ExportSummary) -> Bool {
         a.count == b.count && a.dim == b.dim && a.skippedOrphans == b.skippedOrphans
@@ -56,8 +58,10 @@ extension FeatureStore {
         let record = try requireCollection(collection)
         let readStart = Date()
         let matrix = try codes(collection)
-        let rows = Dictionary(uniqueKeysWithValues: try images(ids: matrix.ids).map { ($0.id, $0) })
         let readSeconds = Date().timeIntervalSince(readStart)
+        let metadataStart = Date()
+        let rows = Dictionary(uniqueKeysWithValues: try images(ids: matrix.ids).map { ($0.id, $0) })
+        let metadataSeconds = Date().timeIntervalSince(metadataStart)
         var keptValues: [Float] = []
         keptValues.reserveCapacity(matrix.values.count)
         var meta = CSV.line(["id", "path", "label", "split", "source", "digest"])
@@ -82,7 +86,8 @@ extension FeatureStore {
         } catch {
             throw StoreError.unwritable(path: directory.path, reason: FeatureStore.reason(error))
         }
-        return ExportSummary(count: kept, dim: record.dim, skippedOrphans: matrix.count - kept, readSeconds: readSeconds)
+        return ExportSummary(count: kept, dim: record.dim, skippedOrphans: matrix.count - kept,
+                             readSeconds: readSeconds, metadataSeconds: metadataSeconds)
     }
 
     /// Reads `directory/provenance.json` (or `file`).

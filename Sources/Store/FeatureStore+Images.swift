@@ -16,14 +16,38 @@ extension FeatureStore {
         defer { writeProtocolLock.unlock() }
         var replacedIDs: [Int64] = []
         let collectionIDs = try names.map { try requireCollection($0).id }
+        let batchJSON = try FeatureStore.imagesJSON(images)
         let registered = try catalogWrite("register images") { db -> [RegisteredImage] in
-            let find = try db.cachedStatement(sql: "SELECT id, digest FROM images WHERE source = ? AND path = ?")
+            // Set-based: the batch goes to SQLite once as a JSON array of
+            // [source, path, digest, label, split]; one statement inserts the new rows (in
+            // input order), one reads back every row's id and stored digest. Ids from the
+            // sequence on are rows inserted here: no marks yet, so their pending marks go in
+            // one statement per collection. Only rows that existed before (a re-run, a changed
+            // file) are handled one by one.
+            let firstNewID = (try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'images'") ?? 0) + 1
+            try db.execute(sql: """
+                INSERT INTO images (source, path, digest, label, split)
+                SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                       json_extract(value, '$[3]'), json_extract(value, '$[4]')
+                FROM json_each(?) WHERE true
+                ON CONFLICT (source, path) DO NOTHING
+                """, arguments: [batchJSON])
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT j.key AS position, i.id AS id, i.digest AS digest
+                FROM json_each(?) j JOIN images i
+                  ON i.source = json_extract(j.value, '$[0]') AND i.path = json_extract(j.value, '$[1]')
+                ORDER BY j.key
+                """, arguments: [batchJSON])
+            guard rows.count == images.count else {
+                throw StoreError.catalog(operation: "register images", message: "\(rows.count) rows for \(images.count) images",
+                                         path: catalogPath)
+            }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO images (source, path, digest, label, split) VALUES (?, ?, ?, ?, ?)
                 """)
             let update = try db.cachedStatement(sql: """
-                UPDATE images SET digest = coalesce(?, digest), label = coalesce(?, label),
-                    split = coalesce(?, split) WHERE id = ?
+                UPDATE images SET digest = coalesce(digest, ?), label = coalesce(?, label), split = coalesce(?, split)
+                WHERE id = ?
                 """)
             let state = try db.cachedStatement(sql: "SELECT state FROM code_status WHERE collection_id = ? AND image_id = ?")
             let markPending = try db.cachedStatement(sql: """
@@ -31,33 +55,31 @@ extension FeatureStore {
                 """)
             var result: [RegisteredImage] = []
             result.reserveCapacity(images.count)
-            for image in images {
-                var id: Int64
+            var newIDs: [Int64] = []
+            for (image, row) in zip(images, rows) {
+                var id: Int64 = row["id"]
+                let storedDigest: String? = row["digest"]
                 var replaced = false
-                var isNew = false
-                if let row = try Row.fetchOne(find, arguments: [image.source, image.path]) {
-                    id = row["id"]
-                    let oldDigest: String? = row["digest"]
-                    if let oldDigest, let newDigest = image.digest, oldDigest != newDigest {
-                        try FeatureStore.deleteImage(db, id: id)
-                        replacedIDs.append(id)
-                        try insert.execute(arguments: [image.source, image.path, image.digest, image.label, image.split])
-                        id = db.lastInsertedRowID
-                        replaced = true
-                        isNew = true
-                    } else if image.digest != nil || image.label != nil || image.split != nil {
-                        try update.execute(arguments: [image.digest, image.label, image.split, id])
-                    }
-                } else {
+                if id < firstNewID, let storedDigest, let newDigest = image.digest, storedDigest != newDigest {
+                    // A changed file: the old row (and its marks) go, its codes after commit.
+                    try FeatureStore.deleteImage(db, id: id)
+                    replacedIDs.append(id)
                     try insert.execute(arguments: [image.source, image.path, image.digest, image.label, image.split])
                     id = db.lastInsertedRowID
-                    isNew = true
+                    replaced = true
+                }
+                if id >= firstNewID {
+                    newIDs.append(id)
+                    result.append(RegisteredImage(id: id, done: [], pending: Set(names), replacedChangedFile: replaced))
+                    continue
+                }
+                if image.digest != nil || image.label != nil || image.split != nil {
+                    try update.execute(arguments: [image.digest, image.label, image.split, id])
                 }
                 var done = Set<String>()
                 var pending = Set<String>()
                 for (name, collectionID) in zip(names, collectionIDs) {
-                    // A new row has no marks yet: skip the lookup.
-                    let current = isNew ? nil : try String.fetchOne(state, arguments: [collectionID, id])
+                    let current = try String.fetchOne(state, arguments: [collectionID, id])
                     if current == "done" {
                         done.insert(name)
                     } else {
@@ -65,7 +87,16 @@ extension FeatureStore {
                         pending.insert(name)
                     }
                 }
-                result.append(RegisteredImage(id: id, done: done, pending: pending, replacedChangedFile: replaced))
+                result.append(RegisteredImage(id: id, done: done, pending: pending, replacedChangedFile: false))
+            }
+            if !newIDs.isEmpty {
+                let markNew = try db.cachedStatement(sql: """
+                    INSERT INTO code_status (image_id, collection_id, state)
+                    SELECT value, ?, 'pending' FROM json_each(?) WHERE true
+                    ON CONFLICT (collection_id, image_id) DO NOTHING
+                    """)
+                let ids = FeatureStore.jsonArray(newIDs)
+                for collectionID in collectionIDs { try markNew.execute(arguments: [collectionID, ids]) }
             }
             return result
         }
@@ -74,6 +105,16 @@ extension FeatureStore {
             try deleteCodes(ofImages: replacedIDs)
         }
         return registered
+    }
+
+    /// `[[source, path, digest, label, split], …]` (nil → null) for `registerImages`.
+    static func imagesJSON(_ images: [NewImage]) throws -> String {
+        let rows = images.map { [$0.source, $0.path, $0.digest, $0.label, $0.split] as [String?] }
+        do {
+            return String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        } catch {
+            throw StoreError.invalidArgument("cannot encode image paths as JSON: \(error)")
+        }
     }
 
     /// Records width and height (known only after decoding) of registered images.
@@ -114,8 +155,19 @@ extension FeatureStore {
     /// The image rows with these ids, in id order (unknown ids are left out).
     public func images(ids: [Int64]) throws -> [ImageRecord] {
         try catalogRead("read images") { db in
-            let statement = try db.cachedStatement(sql: "SELECT * FROM images WHERE id = ?")
-            return try ids.sorted().compactMap { try Row.fetchOne(statement, arguments: [$0]).map(FeatureStore.imageRecord) }
+            // Chunks of ids as JSON arrays: one statement per 10,000 ids, not one per id.
+            let statement = try db.cachedStatement(sql: """
+                SELECT * FROM images WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id
+                """)
+            let sorted = ids.sorted()
+            var records: [ImageRecord] = []
+            records.reserveCapacity(sorted.count)
+            for start in stride(from: 0, to: sorted.count, by: 10_000) {
+                let chunk = Array(sorted[start..<min(sorted.count, start + 10_000)])
+                let rows = try Row.fetchCursor(statement, arguments: [FeatureStore.jsonArray(chunk)])
+                while let row = try rows.next() { records.append(FeatureStore.imageRecord(row)) }
+            }
+            return records
         }
     }
 

@@ -13,7 +13,8 @@ extension FeatureStore {
     ///   were deleted) is deleted;
     /// - a done mark without a code is set back to pending, so the next run re-extracts it;
     /// - `count` is set to the number of done marks.
-    /// Cost: one key scan per collection (~0.1 s per 100,000 codes).
+    /// Cost: one key scan per collection (`cnncodes verify`, i.e. reconcile + verify, takes
+    /// ~1 s on 100,000 1280-d codes).
     @discardableResult
     public func reconcile() throws -> ReconcileReport {
         writeProtocolLock.lock()

@@ -136,7 +136,13 @@ public final class FeatureStore: @unchecked Sendable {
             // (LMDB, synced on every commit, stays the truth about codes).
             if !db.configuration.readonly {
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                // Checkpoint every ~32 MB of WAL instead of 4 MB: a bulk import otherwise spends
+                // a third of its catalog time re-writing and syncing the same index pages.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
             }
+            // 64 MB page cache (default 2 MB): the (source, path) index of 100,000s of images
+            // stays in memory instead of being re-read page by page.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)

@@ -9,3 +9,10 @@ enum PILResizeAccess {
                                        cropX: window.x, cropY: window.y, cropWidth: window.width, cropHeight: window.height)
     }
 }
+
+/// Test access to the internal EXIF transform.
+enum OrientationAccess {
+    static func apply(_ orientation: Int, to image: DecodedImage) -> DecodedImage? {
+        EXIFOrientation(rawValue: orientation).map { image.applying($0) }
+    }
+}

@@ -51,6 +51,28 @@ final class SmallImagesTests: XCTestCase {
         }
     }
 
+    /// The DCT-reduced decode keeps its bookkeeping through EXIF rotation: decoding
+    /// orientation N reduced equals orientation 1 reduced then turned (the files share one
+    /// stored picture), and the full size is the upright one.
+    func testReducedDecodeWithEXIFOrientation() throws {
+        let dir = try folder()
+        // Stored 40×24; a shorter side of 5 lets PIL's rule reduce by 4 (to 10×6).
+        let hint = DecodeSizeHint(resize: .shorterSide(5))
+        let upright = try ImageDecoder.decode(contentsOf: dir.appendingPathComponent("jpeg/orient1.jpg"), sizeHint: hint)
+        XCTAssertEqual([upright.width, upright.height, upright.reduction, upright.fullWidth, upright.fullHeight], [10, 6, 4, 40, 24])
+        for n in 2...8 {
+            let image = try ImageDecoder.decode(contentsOf: dir.appendingPathComponent("jpeg/orient\(n).jpg"), sizeHint: hint)
+            let expected = try XCTUnwrap(OrientationAccess.apply(n, to: upright))
+            XCTAssertEqual(image, expected, "orientation \(n)")
+            XCTAssertEqual([image.fullWidth, image.fullHeight], n >= 5 ? [24, 40] : [40, 24], "orientation \(n)")
+            var profile = try Preprocessing.named("efficientnet-lite")
+            profile.resize = .shorterSide(5)
+            profile.crop = .init(width: 4, height: 4)
+            profile.dctDownscale = true
+            XCTAssertEqual(profile.tensor(from: image).shape, [3, 4, 4])
+        }
+    }
+
     /// PIL's BILINEAR resize (down, up, mixed, with fractional boxes, both pass orders)
     /// reproduced exactly, whole and as a crop window.
     func testResizeIsBitIdenticalToPIL() throws {

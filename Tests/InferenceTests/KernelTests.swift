@@ -55,6 +55,36 @@ final class KernelTests: XCTestCase {
         Parallel.threads = 1
     }
 
+    /// The range-precomputing pooling kernel equals the bounds-checking reference.
+    func testPoolKernelMatchesReference() throws {
+        let cases: [(kernel: [Int], attributes: [String: Attribute], ceil: Bool)] = [
+            ([3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], true),
+            ([3, 3], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])], false),
+            ([2, 3], ["auto_pad": .string("SAME_UPPER"), "strides": .ints([2, 1])], false),
+            ([3, 2], ["dilations": .ints([2, 3]), "pads": .ints([2, 1, 0, 3])], true),
+            ([7, 7], [:], false),
+        ]
+        for (kernel, attributes, ceil) in cases {
+            let window = try Window(node: node(attributes), kernel: kernel, inH: 9, inW: 11, ceilMode: ceil)
+            let planes = 5
+            let x = randoms(planes * 9 * 11)
+            for kind in [PoolOp.Kind.max, .average] {
+                for includePad in [false, true] {
+                    let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
+                                .pool(xp.baseAddress!, yp.baseAddress!)
+                        }
+                    }
+                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                    XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) \(attributes) ceil \(ceil) includePad \(includePad)")
+                }
+            }
+        }
+    }
+
     /// The strided broadcast kernel equals the gather-based reference.
     func testBroadcastKernelMatchesReference() throws {
         let shapes: [([Int], [Int])] = [([2, 3, 4], [3, 1]), ([4], [2, 3, 4]), ([2, 1, 5], [1, 3, 1]), ([3, 4], [3, 4]), ([], [2, 2])]

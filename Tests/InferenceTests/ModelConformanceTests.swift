@@ -82,6 +82,31 @@ final class ModelConformanceTests: XCTestCase {
     func testLightVGG19() throws { try check("light_vgg19") }
     func testLightZFNet512() throws { try check("light_zfnet512") }
 
+    /// A dynamic-batch model gives each image the same code alone and inside a larger batch.
+    func testBatchSizesAgree() throws {
+        let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")
+        let model = try ONNXModel(contentsOf: url)
+        XCTAssertEqual(model.inputs.first?.shape, [nil, 3, 224, 224])
+        let layer = "/_avg_pooling/GlobalAveragePool_output_0"
+        var batch = Tensor(shape: [3, 3, 224, 224])
+        for i in 0..<batch.count { batch.data[i] = sin(Float(i) * 0.001) }
+        let three = try InferenceSession(model: model, outputs: [layer], inputShape: [3, 3, 224, 224], threads: 2)
+        let one = try InferenceSession(model: model, outputs: [layer], inputShape: [1, 3, 224, 224], threads: 1)
+        let all = try XCTUnwrap(try three.run(batch)[layer])
+        XCTAssertEqual(all.shape, [3, 1280, 1, 1])
+        for image in 0..<3 {
+            let alone = try XCTUnwrap(try one.run(batch.rows(image..<(image + 1)))[layer])
+            let inBatch = all.rows(image..<(image + 1))
+            let diff = zip(alone.data, inBatch.data).map { abs($0 - $1) }.max() ?? .nan
+            XCTAssertLessThan(diff, 1e-4, "image \(image)")
+        }
+        // A fixed-batch model refuses another batch size.
+        let fixed = try ONNXModel(contentsOf: try TestPaths.requireShared("models/light/light_bvlc_alexnet.onnx"))
+        XCTAssertThrowsError(try InferenceSession(model: fixed, inputShape: [2, 3, 224, 224])) { error in
+            guard case .invalidInputShape? = error as? InferenceError else { return XCTFail("\(error)") }
+        }
+    }
+
     /// Pruning: asking for an early layer runs only the nodes before it.
     func testEarlyLayerRunsOnlyItsPrefix() throws {
         let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")

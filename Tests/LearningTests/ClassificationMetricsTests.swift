@@ -59,5 +59,10 @@ final class ClassificationMetricsTests: XCTestCase {
         XCTAssertEqual(metrics.perClass[2].precision, 0)
         XCTAssertEqual(metrics.perClass[2].f1, 0)
         XCTAssertNil(metrics.top5Accuracy)
+        // A fourth class absent from truth and predictions does not dilute the macro average.
+        let withAbsent = try ClassificationMetrics(
+            truth: [0, 0, 1, 1, 2, 2], predicted: [0, 1, 1, 1, 1, 0], classes: ["a", "b", "c", "d"])
+        XCTAssertEqual(withAbsent.macroAverage.f1, metrics.macroAverage.f1, accuracy: 1e-12)
+        XCTAssertEqual(metrics.macroAverage.f1, (0.5 + 2.0 / 3.0 + 0) / 3, accuracy: 1e-12)
     }
 }

@@ -32,7 +32,11 @@ final class LinearClassifierTests: XCTestCase {
                 try SoftmaxRegression.fit(x: x, rows: 120, dimension: 6, labels: labels, classNames: names,
                                           options: .init(C: 0.5, scaling: scaling)),
             ]
-            for model in models {
+            for var model in models {
+                model.collection = "hymenoptera/efficientnet_lite0/pool"
+                model.evaluation = try ClassificationMetrics(
+                    truth: labels, predicted: try model.predict(x, rows: 120), classes: names,
+                    scores: try model.decisionFunction(x, rows: 120))
                 let decoded = try LinearClassifier.fromJSON(try model.jsonData())
                 XCTAssertEqual(decoded, model)
                 XCTAssertEqual(try decoded.decisionFunction(x, rows: 120), try model.decisionFunction(x, rows: 120))

@@ -27,7 +27,7 @@ func checkSVM(_ reference: SklearnReference, _ data: SklearnReference.DataSet, s
 
     // sklearn's objective recomputed by our formula must equal the fixture's (checks the formula) ...
     let classWeights: [Double]? = weighting == .balanced ? balancedWeights(data.yTrain, data.classCount) : nil
-    let skObjective = LinearSVM.primalObjective(
+    let skObjective = try LinearSVM.primalObjective(
         x: data.xTrain, rows: data.trainRows, dimension: data.dimension, labels: data.yTrain,
         classCount: data.classCount, weights: sk.coef.data, bias: sk.intercept, C: sk.C, loss: loss,
         classWeights: classWeights)
@@ -51,7 +51,7 @@ func checkSoftmax(_ reference: SklearnReference, _ data: SklearnReference.DataSe
     XCTAssertEqual(ours, sk.testAccuracy, accuracy: 0.005, "\(set)/\(name) test accuracy", file: file, line: line)
 
     let classWeights: [Double]? = weighting == .balanced ? balancedWeights(data.yTrain, data.classCount) : nil
-    let skObjective = SoftmaxRegression.objective(
+    let skObjective = try SoftmaxRegression.objective(
         x: data.xTrain, rows: data.trainRows, dimension: data.dimension, labels: data.yTrain,
         classCount: data.classCount, weights: sk.coef.data, bias: sk.intercept, C: sk.C, classWeights: classWeights)
     XCTAssertEqual(skObjective, sk.objective, accuracy: 1e-5 * sk.objective, "objective formula", file: file, line: line)

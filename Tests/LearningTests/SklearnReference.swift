@@ -31,11 +31,13 @@ struct SklearnReference {
     let directory: URL
     let json: [String: Any]
 
-    init() throws {
-        let file = try TestPaths.requireGenerated("sklearn_reference/reference.json")
+    /// `reference.json` (synthetic sets, always generated) or `hymenoptera.json` (real codes,
+    /// generated only when ../shared is present).
+    init(_ name: String = "reference.json") throws {
+        let file = try TestPaths.requireGenerated("sklearn_reference/\(name)")
         directory = file.deletingLastPathComponent()
         guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any] else {
-            throw XCTSkip("reference.json is not an object")
+            throw XCTSkip("\(name) is not an object")
         }
         json = object
     }

@@ -150,3 +150,49 @@ final class KillTests: XCTestCase {
         XCTAssertEqual(try checkStore("after freeing space"), count)
     }
 }
+
+extension KillTests {
+    /// A read-only process (info, export — as the service would) works while an import
+    /// writes; a second writer is refused with a clear message instead of waiting or corrupting.
+    func testReadersWorkAndASecondWriterIsRefusedWhileAnImportRuns() throws {
+        let (writer, output) = importProcess()
+        try writer.run()
+        var buffer = ""
+        while !buffer.contains("imported \(2 * batch)/") {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            buffer += String(decoding: data, as: UTF8.self)
+        }
+        // Freeze the writer where it is (possibly inside a write transaction, holding LMDB's
+        // writer mutex and the store lock), so the checks below run while it "writes".
+        kill(writer.processIdentifier, SIGSTOP)
+        defer {
+            kill(writer.processIdentifier, SIGKILL)
+            writer.waitUntilExit()
+        }
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let (infoStatus, info) = try run(["info", "--store", storeURL.path])
+        XCTAssertEqual(infoStatus, 0, info)
+        XCTAssertTrue(info.contains("collection k:"), info)
+        let exportDirectory = storeURL.deletingLastPathComponent().appendingPathComponent("during")
+        let (exportStatus, exported) = try run(["export", "--store", storeURL.path, "--collection", "k", "--out", exportDirectory.path])
+        XCTAssertEqual(exportStatus, 0, exported)
+        let snapshot = try NPY.read(exportDirectory.appendingPathComponent("codes.npy"))
+        XCTAssertGreaterThanOrEqual(snapshot.shape[0], 2 * batch)
+        XCTAssertEqual(snapshot.shape[0] % batch, 0, "a snapshot holds whole batches")
+        let (secondStatus, second) = try run(["import", "--store", storeURL.path, "--collection", "k", "--from", source.path])
+        XCTAssertNotEqual(secondStatus, 0)
+        XCTAssertTrue(second.contains("being written by another process"), second)
+    }
+}

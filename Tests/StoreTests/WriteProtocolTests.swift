@@ -192,3 +192,26 @@ extension WriteProtocolTests {
         XCTAssertTrue(try store.verify().isConsistent)
     }
 }
+
+extension WriteProtocolTests {
+    func testRegisteringTheSamePathTwiceInOneBatchGivesOneRow() throws {
+        let store = try makeStore(try TestPaths.temporaryDirectory(self))
+        var batch = StoreFixtures.images(3)
+        batch.append(batch[1])
+        batch.append(NewImage(source: "/other", path: "img1.jpg", digest: "sha256:1", label: "x"))  // another root
+        let registered = try store.registerImages(batch, collections: ["c"])
+        XCTAssertEqual(registered.count, 5)
+        XCTAssertEqual(registered[3].id, registered[1].id)
+        XCTAssertNotEqual(registered[4].id, registered[1].id)
+        XCTAssertEqual(try store.imageCount(), 4)
+        XCTAssertEqual(Set(registered.map(\.id)).count, 4)
+        XCTAssertTrue(registered.allSatisfy { $0.pending == ["c"] })
+        // Label/split given later update the row; nil leaves them.
+        var relabeled = StoreFixtures.images(1)
+        relabeled[0].label = "wasps"
+        relabeled[0].split = nil
+        _ = try store.registerImages(relabeled, collections: ["c"])
+        XCTAssertEqual(try store.image(id: registered[0].id)?.label, "wasps")
+        XCTAssertEqual(try store.image(id: registered[0].id)?.split, "val")
+    }
+}

@@ -31,7 +31,8 @@ struct ExportCommand: ParsableCommand {
         let summary = try store.export(collection: collection, to: URL(fileURLWithPath: out))
         let rate = summary.readSeconds > 0 ? Int(Double(summary.count) / summary.readSeconds) : 0
         var line = "exported \(summary.count) codes × \(summary.dim) of '\(collection)' to \(out) "
-            + "(read in \(String(format: "%.3f", summary.readSeconds)) s, \(rate) codes/s)"
+            + "(codes read in \(String(format: "%.3f", summary.readSeconds)) s, \(rate) codes/s; "
+            + "metadata \(String(format: "%.3f", summary.metadataSeconds)) s)"
         if summary.skippedOrphans > 0 { line += " (\(summary.skippedOrphans) codes without an image row left out)" }
         print(line)
     }

@@ -161,7 +161,3 @@ struct FitNPYInputError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-extension ClassifierKind: ExpressibleByArgument {}
-extension SVMLoss: ExpressibleByArgument {}
-extension Scaling: ExpressibleByArgument {}
-extension ClassWeighting: ExpressibleByArgument {}

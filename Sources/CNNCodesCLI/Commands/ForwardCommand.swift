@@ -59,6 +59,10 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
+        try ModelCommandError.naming(model) { try forward() }
+    }
+
+    private func forward() throws {
         let onnx = try ONNXModel(contentsOf: URL(fileURLWithPath: model))
         if benchmark { return try runBenchmark(onnx) }
         guard let input, let output else { return }
@@ -107,6 +111,6 @@ struct ForwardCommand: ParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(start)
         let name = URL(fileURLWithPath: model).lastPathComponent
-        print(String(format: "cnncodes %@ batch=%d threads=%d: %.1f images/s", name, shape[0], threads, Double(images) / elapsed))
+        print(String(format: "cnncodes %@ batch=%d threads=%d: %.2f images/s", name, shape[0], threads, Double(images) / elapsed))
     }
 }

@@ -32,6 +32,10 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        try ModelCommandError.naming(model) { try inspect() }
+    }
+
+    private func inspect() throws {
         let onnx = try ONNXModel(contentsOf: URL(fileURLWithPath: model))
         func text(_ shape: [Int?]) -> String { "[" + shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", ") + "]" }
         print("model: \(model) (opset \(onnx.opset))")
@@ -45,6 +49,19 @@ struct InspectCommand: ParsableCommand {
             let name = row.name.padding(toLength: max(width, row.name.count), withPad: " ", startingAt: 0)
             let op = row.opType.padding(toLength: 18, withPad: " ", startingAt: 0)
             print("  \(name)  \(op) \(row.shape)")
+        }
+    }
+}
+
+/// An engine error with the model file named in front (once), so the CLI's one-line message
+/// always says which file failed.
+struct ModelCommandError: Error, CustomStringConvertible {
+    let description: String
+
+    static func naming(_ path: String, _ body: () throws -> Void) throws {
+        do { try body() } catch let error as InferenceError {
+            let text = "\(error)"
+            throw ModelCommandError(description: text.contains(path) ? text : "\(path): \(text)")
         }
     }
 }

@@ -29,6 +29,9 @@ struct PreprocessBenchmarkCommand: ParsableCommand {
     @Option(help: "Passes over the folder (the figure is for all passes).")
     var passes: Int = 1
 
+    @Flag(help: "Only decode (no resize, crop or normalisation), to see where the time goes.")
+    var decodeOnly = false
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard passes >= 1 else { throw ValidationError("--passes must be at least 1") }
@@ -60,7 +63,12 @@ struct PreprocessBenchmarkCommand: ParsableCommand {
                 lock.unlock()
                 guard index < work.count else { return }
                 do {
-                    _ = try preprocessing.load(work[index], limits: limits)
+                    if decodeOnly {
+                        _ = try ImageDecoder.decode(contentsOf: work[index], limits: limits,
+                                                    sizeHint: preprocessing.decodeSizeHint)
+                    } else {
+                        _ = try preprocessing.load(work[index], limits: limits)
+                    }
                 } catch {
                     lock.lock()
                     failures += 1

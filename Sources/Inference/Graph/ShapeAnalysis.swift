@@ -47,7 +47,13 @@ struct ShapeAnalysis {
                     }
                 } else {
                     let results = try op.infer(infos)
-                    for (name, info) in zip(node.outputs, results) where !name.isEmpty { values[name] = info }
+                    for (name, info) in zip(node.outputs, results) where !name.isEmpty {
+                        // Kernels assume non-empty buffers; a zero extent at run time is refused here.
+                        guard info.shape.allSatisfy({ $0 > 0 }) else {
+                            throw OpError("output '\(name)' would be empty (shape \(info.shape)); empty tensors are not supported at run time")
+                        }
+                        values[name] = info
+                    }
                 }
             } catch let error as OpError {
                 throw InferenceError.invalidNode(node: node.label, op: node.opType, reason: error.reason)
@@ -90,7 +96,7 @@ extension Graph {
             let index = ready[cursor]; cursor += 1
             result.append(nodes[index])
             for c in consumers[index] ?? [] {
-                indegree[c]! -= 1
+                indegree[c, default: 0] -= 1
                 if indegree[c] == 0 { ready.append(c) }
             }
         }

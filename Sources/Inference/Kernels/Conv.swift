@@ -19,7 +19,9 @@ struct ConvOp: Operator {
     /// The geometry for an input shape [N, C, H, W] and weights [M, C/group, kH, kW].
     func geometry(input: [Int], weights: [Int]) throws -> ConvGeometry {
         guard input.count == 4 else { throw OpError("only 2-D convolution on NCHW input is supported, got input \(input)") }
-        guard weights.count == 4 else { throw OpError("weights \(weights) must be [M, C/group, kH, kW]") }
+        guard weights.count == 4, weights.allSatisfy({ $0 > 0 }) else {
+            throw OpError("weights \(weights) must be [M, C/group, kH, kW] with positive extents")
+        }
         let kernel = kernelShape ?? Array(weights[2...])
         guard kernel == Array(weights[2...]) else { throw OpError("kernel_shape \(kernel) does not match weights \(weights)") }
         guard input[1] == weights[1] * group, weights[0] % group == 0 else {

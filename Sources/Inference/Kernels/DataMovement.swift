@@ -75,6 +75,15 @@ struct TransposeOp: MovementOp {
     let perm: [Int]?
     init(node: Node) throws { perm = try node.ints("perm") }
 
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let x = try required(inputs, 0, "data")
+        let p = perm ?? Array((0..<x.shape.count).reversed())
+        guard p.count == x.shape.count, Set(p) == Set(0..<x.shape.count) else {
+            throw OpError("perm \(p) is not a permutation of \(x.shape.count) axes")
+        }
+        return [ValueInfo(shape: p.map { x.shape[$0] }, dtype: x.dtype)]
+    }
+
     func maps(_ inputs: [ValueInfo?]) throws -> [(shape: [Int], source: [Int])] {
         let shape = try required(inputs, 0, "data").shape
         let p = perm ?? Array((0..<shape.count).reversed())
@@ -213,11 +222,16 @@ struct PadOp: MovementOp {
         return [p[2], p[3], p[6], p[7]]
     }
 
-    func maps(_ inputs: [ValueInfo?]) throws -> [(shape: [Int], source: [Int])] {
-        let shape = try required(inputs, 0, "data").shape
+    /// Shapes only: planning must not build index maps of large runtime tensors just to
+    /// learn a shape (the kernel builds its map once, in `makeKernel`).
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let x = try required(inputs, 0, "data")
+        return [ValueInfo(shape: try outputShape(x.shape, try pads(inputs, rank: x.shape.count)), dtype: x.dtype)]
+    }
+
+    func outputShape(_ shape: [Int], _ p: [Int]) throws -> [Int] {
         let rank = shape.count
-        let p = try pads(inputs, rank: rank)
-        let outShape = try (0..<rank).map { axis -> Int in
+        return try (0..<rank).map { axis -> Int in
             let n = shape[axis] + p[axis] + p[rank + axis]
             guard n >= 0 else { throw OpError("pads \(p) crop more than axis \(axis) of \(shape) holds") }
             if mode == "reflect", shape[axis] < 2, p[axis] > 0 || p[rank + axis] > 0 {
@@ -225,6 +239,13 @@ struct PadOp: MovementOp {
             }
             return n
         }
+    }
+
+    func maps(_ inputs: [ValueInfo?]) throws -> [(shape: [Int], source: [Int])] {
+        let shape = try required(inputs, 0, "data").shape
+        let rank = shape.count
+        let p = try pads(inputs, rank: rank)
+        let outShape = try outputShape(shape, p)
         // Per axis: the source coordinate of each output coordinate, −1 when it is padding.
         let coordinate: [[Int]] = (0..<rank).map { axis in
             let n = shape[axis]

@@ -90,7 +90,7 @@ final class GemmKernel: Kernel {
         let y = outputs[0]
         if let bias { bias.withUnsafeBufferPointer { y.update(from: $0.baseAddress!, count: m * n) } }
         b.withUnsafeBufferPointer { bp in
-            BLAS.sgemm(
+            Parallel.sgemm(
                 transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                 a: a, lda: transA ? m : k, b: bp.baseAddress!, ldb: transB ? k : n,
                 beta: bias == nil ? 0 : 1, c: y, ldc: n)
@@ -133,6 +133,7 @@ struct MatMulOp: Operator {
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let a = try required(inputs, 0, "A"), b = try required(inputs, 1, "B")
         let p = try plan(a.shape, b.shape)
+        guard a.count > 0, b.count > 0 else { throw OpError("empty operand") }
         var out = [Float](repeating: 0, count: p.outShape.reduce(1, *))
         let av = a.asFloats, bv = b.asFloats
         av.withUnsafeBufferPointer { ap in
@@ -171,11 +172,11 @@ final class MatMulKernel: Kernel {
     func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (m, k, n) = (p.m, p.k, p.n)
         if p.bBatch.allSatisfy({ $0 == 0 }) && p.aBatch == Array(0..<p.aBatch.count) {
-            BLAS.sgemm(m: m * p.aBatch.count, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: y, ldc: n)
+            Parallel.sgemm(m: m * p.aBatch.count, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: y, ldc: n)
             return
         }
         for (index, (ai, bi)) in zip(p.aBatch, p.bBatch).enumerated() {
-            BLAS.sgemm(m: m, n: n, k: k, a: a + ai * m * k, lda: k, b: b + bi * k * n, ldb: n, c: y + index * m * n, ldc: n)
+            Parallel.sgemm(m: m, n: n, k: k, a: a + ai * m * k, lda: k, b: b + bi * k * n, ldb: n, c: y + index * m * n, ldc: n)
         }
     }
 }

@@ -97,6 +97,7 @@ struct LRNOp: Operator {
 
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let x = try required(inputs, 0, "X")
+        guard x.count > 0 else { throw OpError("empty input") }
         var y = [Float](repeating: 0, count: x.count)
         let input = x.asFloats
         input.withUnsafeBufferPointer { i in

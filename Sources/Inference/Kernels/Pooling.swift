@@ -33,6 +33,7 @@ struct PoolOp: Operator {
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let x = try required(inputs, 0, "X")
         let w = try window(x.shape)
+        guard x.count > 0 else { throw OpError("empty input") }
         let shape = [x.shape[0], x.shape[1], w.outH, w.outW]
         var out = [Float](repeating: 0, count: shape.reduce(1, *))
         let input = x.asFloats
@@ -69,48 +70,85 @@ final class PoolKernel: Kernel {
     /// For each output position the window's input rows/cols are clamped to the input; the
     /// average divides by the clamped count, or with count_include_pad by the count clamped
     /// to the padded extent (so a ceil_mode window hanging past the end padding is not
-    /// counted there, as ONNX Runtime does).
+    /// counted there, as ONNX Runtime does). The clamped ranges are computed per output row
+    /// and column up front, so the inner loops carry no bounds checks.
     func pool(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let w = self.w, kind = self.kind, includePad = countIncludePad
         let inPlane = w.inH * w.inW, outPlane = w.outH * w.outW
+        /// (first tap inside, end of taps inside, end of taps inside the padded extent).
+        func ranges(out: Int, stride: Int, pad: Int, dilation: Int, kernel: Int, size: Int, padEnd: Int) -> [(Int, Int, Int)] {
+            (0..<out).map { o in
+                let start = o * stride - pad
+                func count(below limit: Int) -> Int {  // taps k >= 0 with start + k·dilation < limit
+                    limit - start <= 0 ? 0 : min(kernel, (limit - start + dilation - 1) / dilation)
+                }
+                let lo = start >= 0 ? 0 : min(kernel, (-start + dilation - 1) / dilation)
+                return (lo, max(lo, count(below: size)), count(below: size + padEnd))
+            }
+        }
+        let rowsY = ranges(out: w.outH, stride: w.strideH, pad: w.padTop, dilation: w.dilationH, kernel: w.kernelH, size: w.inH, padEnd: w.padBottom)
+        let colsX = ranges(out: w.outW, stride: w.strideW, pad: w.padLeft, dilation: w.dilationW, kernel: w.kernelW, size: w.inW, padEnd: w.padRight)
         Parallel.forEachChunk(planes, work: planes * outPlane * w.kernelH * w.kernelW) { range in
             for p in range {
                 let src = x + p * inPlane
                 let dst = y + p * outPlane
                 for oy in 0..<w.outH {
+                    let (kyLo, kyHi, kyPad) = rowsY[oy]
                     let y0 = oy * w.strideH - w.padTop
                     for ox in 0..<w.outW {
+                        let (kxLo, kxHi, kxPad) = colsX[ox]
                         let x0 = ox * w.strideW - w.padLeft
                         var best = -Float.infinity
                         var sum: Float = 0
-                        var inside = 0
-                        var padded = 0
-                        for ky in 0..<w.kernelH {
-                            let iy = y0 + ky * w.dilationH
-                            if iy >= w.inH + w.padBottom { continue }
-                            let rowInside = iy >= 0 && iy < w.inH
-                            for kx in 0..<w.kernelW {
-                                let ix = x0 + kx * w.dilationW
-                                if ix >= w.inW + w.padRight { continue }
-                                padded += 1
-                                if rowInside && ix >= 0 && ix < w.inW {
-                                    let v = src[iy * w.inW + ix]
-                                    inside += 1
-                                    sum += v
-                                    if v > best { best = v }
-                                }
+                        for ky in kyLo..<kyHi {
+                            let row = src + (y0 + ky * w.dilationH) * w.inW + x0
+                            if kind == .max {
+                                for kx in kxLo..<kxHi { best = max(best, row[kx * w.dilationW]) }
+                            } else {
+                                for kx in kxLo..<kxHi { sum += row[kx * w.dilationW] }
                             }
                         }
                         switch kind {
                         case .max: dst[oy * w.outW + ox] = best
                         case .average:
-                            let divisor = includePad ? padded : inside
+                            let divisor = includePad ? kyPad * kxPad : (kyHi - kyLo) * (kxHi - kxLo)
                             dst[oy * w.outW + ox] = divisor > 0 ? sum / Float(divisor) : 0
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// The plain pooling loop the fast `PoolKernel.pool` is tested against: every tap checked
+/// against the input and padded bounds.
+enum PoolReference {
+    static func pool(kind: PoolOp.Kind, window w: Window, planes: Int, countIncludePad: Bool, input: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: planes * w.outH * w.outW)
+        for p in 0..<planes {
+            for oy in 0..<w.outH {
+                for ox in 0..<w.outW {
+                    var best = -Float.infinity, sum: Float = 0, inside = 0, padded = 0
+                    for ky in 0..<w.kernelH {
+                        let iy = oy * w.strideH - w.padTop + ky * w.dilationH
+                        if iy >= w.inH + w.padBottom { continue }
+                        for kx in 0..<w.kernelW {
+                            let ix = ox * w.strideW - w.padLeft + kx * w.dilationW
+                            if ix >= w.inW + w.padRight { continue }
+                            padded += 1
+                            if iy >= 0 && iy < w.inH && ix >= 0 && ix < w.inW {
+                                let v = input[(p * w.inH + iy) * w.inW + ix]
+                                inside += 1; sum += v; best = max(best, v)
+                            }
+                        }
+                    }
+                    let divisor = countIncludePad ? padded : inside
+                    out[(p * w.outH + oy) * w.outW + ox] = kind == .max ? best : (divisor > 0 ? sum / Float(divisor) : 0)
+                }
+            }
+        }
+        return out
     }
 }
 
@@ -127,6 +165,7 @@ struct GlobalPoolOp: Operator {
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let x = try required(inputs, 0, "X")
         let shape = try infer([ValueInfo(shape: x.shape)])[0].shape
+        guard x.count > 0 else { throw OpError("empty input") }
         let planes = x.shape[0] * x.shape[1]
         var out = [Float](repeating: 0, count: planes)
         let input = x.asFloats

@@ -27,11 +27,11 @@ struct ReduceOp: Operator {
         } else {
             given = try node.ints("axes")
         }
-        if given == nil || given!.isEmpty {
+        guard let axes = given, !axes.isEmpty else {
             if try node.int("noop_with_empty_axes", default: 0) != 0 { return [] }
             return Array(0..<rank)
         }
-        return Array(Set(try given!.map { try normalizedAxis($0, rank: rank) })).sorted()
+        return Array(Set(try axes.map { try normalizedAxis($0, rank: rank) })).sorted()
     }
 
     func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {

@@ -21,7 +21,10 @@ struct ShapeOp: Operator {
         let v = values(try required(inputs, 0, "data").shape)
         return [HostTensor(shape: [v.count], ints: v)]
     }
-    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] { [ValueInfo(constant: try shapeOnlyOutputs(inputs)![0])] }
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let v = values(try required(inputs, 0, "data").shape)
+        return [ValueInfo(constant: HostTensor(shape: [v.count], ints: v))]
+    }
     func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
         let v = values(try required(inputs, 0, "data").shape)
         return [HostTensor(shape: [v.count], ints: v)]
@@ -181,7 +184,7 @@ final class ConcatKernel: Kernel {
             let copy: (UnsafePointer<Float>) -> Void = { x in
                 for o in 0..<self.outer { (y + o * self.rowSize + offset).update(from: x + o * part.block, count: part.block) }
             }
-            if let c = part.constant { c.withUnsafeBufferPointer { copy($0.baseAddress!) } }
+            if let c = part.constant { c.withUnsafeBufferPointer { if let base = $0.baseAddress { copy(base) } } }
             else if let x = inputs[part.input] { copy(x) }
             offset += part.block
         }

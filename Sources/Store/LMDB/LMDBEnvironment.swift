@@ -50,6 +50,12 @@ final class LMDBEnvironment: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS)
             if readOnly { flags |= UInt32(MDB_RDONLY) }
             try LMDBEnvironment.check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open", path)
+            if !readOnly {
+                // Free reader slots of killed reader processes: a stale slot pins old pages,
+                // so the file would grow instead of reusing them.
+                var dead: Int32 = 0
+                mdb_reader_check(env, &dead)
+            }
         } catch {
             mdb_env_close(env)
             pthread_rwlock_destroy(&mapLock)

@@ -1,0 +1,1 @@
+// Workflows tests land here.
