@@ -8,8 +8,8 @@ import Store
 /// It is an HNSW graph when one was built for the collection (a file beside the store, with
 /// the same metric), else an exact index over every code. `synchronize` brings it up to the
 /// collection's current codes: new codes (an extraction or an ingestion committed them while
-/// the server runs) are added, codes whose image was replaced are removed (exact) or dropped
-/// from answers (HNSW, see `liveIDs`).
+/// the server runs) are added, codes whose image was replaced are removed (exact) or marked
+/// deleted (HNSW).
 ///
 /// Locking: `lock` guards the index and `liveIDs`/`syncedCount`. Searches hold it for
 /// reading (the indexes allow concurrent searches); `synchronize` holds it for writing,
@@ -23,10 +23,8 @@ final class CollectionIndex: @unchecked Sendable {
     let collection: String
     let metric: Metric
     private let lock = ReadWriteLock()
-    private var backing: Backing
-    /// Ids of the collection's stored codes (done marks) at the last synchronization. An
-    /// HNSW graph cannot remove elements and Search does not list them, so a hit outside
-    /// this set (the old id of a replaced image) is left out of answers.
+    private let backing: Backing
+    /// Ids of the collection's stored codes (done marks) at the last synchronization.
     private var liveIDs: Set<Int64> = []
     /// The collection's `count` at the last synchronization; a different count means the
     /// store changed and triggers the next one.
@@ -84,12 +82,22 @@ final class CollectionIndex: @unchecked Sendable {
                     added = newIDs.count
                 }
             }
+            // Codes no longer in the collection (a replaced image's old id) leave the index:
+            // removed from an exact index, marked deleted in a graph (it still routes searches).
             var removed = 0
-            if case let .exact(index) = backing, index.count != ids.count {
+            switch backing {
+            case let .exact(index) where index.count != ids.count:
                 for id in index.ids where !current.contains(id) {
                     try index.remove(id: id)
                     removed += 1
                 }
+            case let .hnsw(index) where index.liveCount != ids.count:
+                for id in index.liveIDs where !current.contains(id) {
+                    try index.markDeleted(id: id)
+                    removed += 1
+                }
+            default:
+                break
             }
             liveIDs = current
             let firstSync = syncedCount < 0
@@ -125,12 +133,7 @@ final class CollectionIndex: @unchecked Sendable {
             case let .exact(index):
                 return (try index.search(query: query, k: k, filter: filter), searched)
             case let .hnsw(index):
-                // Stale elements (replaced images) are filtered out afterwards; ask for a
-                // few more so k live hits remain.
-                let stale = max(0, index.liveCount - liveIDs.count)
-                let hits = try index.search(query: query, k: k + min(stale, 64), ef: ef, filter: filter)
-                let live = stale == 0 ? hits : hits.filter { liveIDs.contains($0.id) }
-                return (Array(live.prefix(k)), searched)
+                return (try index.search(query: query, k: k, ef: ef, filter: filter), searched)
             }
         }
     }

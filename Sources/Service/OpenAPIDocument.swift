@@ -323,7 +323,7 @@ enum OpenAPIDocument {
                 dim: {type: integer}
                 count: {type: integer}
                 provenance: {$ref: '#/components/schemas/Provenance'}
-                hnswIndex: {type: boolean}
+                hnswIndex: {type: array, items: {$ref: '#/components/schemas/Metric'}, description: 'metrics with an HNSW index file'}
             CollectionDetail:
               type: object
               properties:
@@ -336,7 +336,7 @@ enum OpenAPIDocument {
                 labels: {type: object, additionalProperties: {type: integer}, description: 'codes per label ("" = none)'}
                 splits: {type: object, additionalProperties: {type: integer}, description: 'codes per split ("" = none)'}
                 classifiers: {type: array, items: {type: string}}
-                hnswIndex: {type: boolean}
+                hnswIndex: {type: array, items: {$ref: '#/components/schemas/Metric'}, description: 'metrics with an HNSW index file'}
                 acceptsImages: {type: boolean, description: 'whether image uploads can be searched, classified and ingested'}
             ImageList:
               type: object

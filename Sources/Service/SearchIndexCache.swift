@@ -5,8 +5,9 @@ import Store
 
 /// The search indexes of a store, built on first use and kept per (collection, metric).
 ///
-/// An HNSW file for a collection (where `hnswPath` says) is used when its metric is the one
-/// asked for and `exact` is not requested; it is reloaded when the file changes (a rebuilt
+/// An HNSW file for a collection and metric (where `hnswPath` says; by default Workflows'
+/// `<store>/indexes/<collection>.<metric>.hnsw`, written by `cnncodes index`) is used unless
+/// `exact` is requested; it is reloaded when the file changes (a rebuilt
 /// index). Otherwise an exact index is built from the codes. Every lookup synchronizes the
 /// index with the collection's current count, so codes committed by a running extraction
 /// are searched by the next request after their commit.
@@ -24,22 +25,22 @@ final class SearchIndexCache: @unchecked Sendable {
     }
 
     private let store: FeatureStore
-    private let hnswPath: (String) -> URL
+    private let hnswPath: (String, Metric) -> URL
     private let logger: Logger
     /// Guards `entries` only. Loading or building an index happens under it too, so two
     /// first requests for one collection do not both build it (the second waits).
     private let lock = NSLock()
     private var entries: [Key: Entry] = [:]
 
-    init(store: FeatureStore, hnswPath: @escaping (String) -> URL, logger: Logger) {
+    init(store: FeatureStore, hnswPath: @escaping (String, Metric) -> URL, logger: Logger) {
         self.store = store
         self.hnswPath = hnswPath
         self.logger = logger
     }
 
-    /// Whether an HNSW file exists for `collection`.
-    func hasHNSWFile(_ collection: String) -> Bool {
-        FileManager.default.fileExists(atPath: hnswPath(collection).path)
+    /// The metrics for which an HNSW file exists for `collection`.
+    func hnswMetrics(_ collection: String) -> [Metric] {
+        Metric.allCases.filter { FileManager.default.fileExists(atPath: hnswPath(collection, $0).path) }
     }
 
     /// The index to answer a query on `record` with `metric`, synchronized with the store.
@@ -70,7 +71,7 @@ final class SearchIndexCache: @unchecked Sendable {
     /// The HNSW index of `record` for `metric` when its file exists and fits; loads it on
     /// first use and again when the file's modification date changes (a rebuilt index).
     private func hnswIndex(for record: CollectionRecord, metric: Metric) throws -> CollectionIndex? {
-        let url = hnswPath(record.name)
+        let url = hnswPath(record.name, metric)
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
               let date = attributes[.modificationDate] as? Date else { return nil }
         let key = Key(collection: record.name, metric: metric, hnsw: true)

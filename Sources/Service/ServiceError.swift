@@ -1,3 +1,4 @@
+import Extraction
 import Foundation
 import Hummingbird
 import Imaging
@@ -87,6 +88,14 @@ public enum ServiceError: Error, CustomStringConvertible, Equatable {
                 return .internalError(error.description)
             default:
                 return .invalidImage(error.description)
+            }
+        case let error as ExtractionError:
+            switch error {
+            case .modelMissing, .modelChanged:
+                // The collection's model cannot be reproduced here: uploads cannot be coded.
+                return .notImplemented(error.description)
+            default:
+                return .internalError(error.description)
             }
         case let error as LearningError:
             return .internalError("classifier: \(error.description)")

@@ -9,10 +9,10 @@ public struct CollectionSummary: Codable, Equatable, Sendable {
     /// Codes stored (done).
     public var count: Int
     public var provenance: ProvenanceInfo
-    /// Whether an HNSW index file exists for it.
-    public var hnswIndex: Bool
+    /// Metrics with an HNSW index file (searched approximately unless `exact`).
+    public var hnswIndex: [String]
 
-    public init(name: String, dim: Int, count: Int, provenance: ProvenanceInfo, hnswIndex: Bool) {
+    public init(name: String, dim: Int, count: Int, provenance: ProvenanceInfo, hnswIndex: [String]) {
         self.name = name
         self.dim = dim
         self.count = count
@@ -59,7 +59,8 @@ public struct CollectionDetail: Codable, Equatable, Sendable {
     public var splits: [String: Int]
     /// Names of the stored classifiers trained on it.
     public var classifiers: [String]
-    public var hnswIndex: Bool
+    /// Metrics with an HNSW index file.
+    public var hnswIndex: [String]
     /// Whether uploaded images can be searched, classified and ingested (an extractor for
     /// the collection's provenance is available).
     public var acceptsImages: Bool

@@ -14,7 +14,7 @@ extension StoreBackend {
                 "the store is open read-only (another process writes it, or the server was started with --read-only); "
                     + "ingestion is disabled")
         }
-        let (code, image) = try self.code(of: upload, for: record)
+        let extracted = try self.code(of: upload, for: record)
         // Extraction's digest (SHA-256 hex), so an extraction run over the uploads folder
         // recognises these files.
         let digest = ContentDigest.of(upload.data)
@@ -35,12 +35,12 @@ extension StoreBackend {
         guard let image0 = registered.first else { throw ServiceError.internalError("registering the upload returned nothing") }
         let alreadyStored = image0.done.contains(name)
         if !alreadyStored {
-            try store.setImageSizes([(id: image0.id, width: image.width, height: image.height)])
-            try store.putCodes(collection: name, ids: [image0.id], matrix: code)
+            try store.setImageSizes([(id: image0.id, width: extracted.width, height: extracted.height)])
+            try store.putCodes(collection: name, ids: [image0.id], matrix: extracted.code)
         }
         let row = try store.image(id: image0.id)
         return IngestResponse(
-            id: image0.id, collection: name, path: fileName, digest: digest, width: image.width, height: image.height,
+            id: image0.id, collection: name, path: fileName, digest: digest, width: extracted.width, height: extracted.height,
             label: row?.label, split: row?.split, stored: !alreadyStored)
     }
 }

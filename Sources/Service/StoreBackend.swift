@@ -3,6 +3,7 @@ import Imaging
 import Logging
 import Search
 import Store
+import Workflows
 
 /// The real backend: answers from a `FeatureStore` with Search's indexes and Learning's
 /// classifiers, and extracts codes of uploaded images with an `UploadCodeExtractor`.
@@ -27,23 +28,17 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
     /// Where uploaded images are saved when ingested (`<store>/uploads`).
     public var uploadsDirectory: URL { store.directory.appendingPathComponent("uploads", isDirectory: true) }
 
-    /// The default HNSW index file of a collection: `<store>/indexes/<collection>.hnsw`.
-    public static func defaultHNSWPath(store: URL, collection: String) -> URL {
-        store.appendingPathComponent("indexes", isDirectory: true).appendingPathComponent("\(collection).hnsw")
-    }
-
     /// - Parameters:
-    ///   - hnswIndexPath: where a collection's HNSW file is (default `defaultHNSWPath`); a
-    ///     collection without one is searched exactly.
+    ///   - hnswIndexPath: where the HNSW file of a collection for a metric is (default:
+    ///     `CollectionSearch.indexURL`, where `cnncodes index` writes); without one, exact search.
     public init(store: FeatureStore, extractor: UploadCodeExtractor? = nil,
-                hnswIndexPath: ((String) -> URL)? = nil, logger: Logger = Logger(label: "cnncodes.service")) {
+                hnswIndexPath: ((String, Metric) -> URL)? = nil, logger: Logger = Logger(label: "cnncodes.service")) {
         self.store = store
         self.extractor = extractor
         self.logger = logger
-        let directory = store.directory
         indexes = SearchIndexCache(
             store: store,
-            hnswPath: hnswIndexPath ?? { StoreBackend.defaultHNSWPath(store: directory, collection: $0) },
+            hnswPath: hnswIndexPath ?? { CollectionSearch.indexURL(store: store, collection: $0, metric: $1) },
             logger: logger)
         classifiers = ClassifierCache(store: store)
     }
@@ -58,7 +53,8 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
     public func collections() throws -> [CollectionSummary] {
         try store.collections().map { record in
             CollectionSummary(name: record.name, dim: record.dim, count: record.count,
-                              provenance: ProvenanceInfo(record.provenance), hnswIndex: indexes.hasHNSWFile(record.name))
+                              provenance: ProvenanceInfo(record.provenance),
+                              hnswIndex: indexes.hnswMetrics(record.name).map(\.rawValue))
         }
     }
 
@@ -70,7 +66,8 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
         return CollectionDetail(
             name: record.name, dim: record.dim, count: record.count, pending: info?.pending ?? 0,
             created: record.created, provenance: ProvenanceInfo(record.provenance), labels: labels, splits: splits,
-            classifiers: classifierNames, hnswIndex: indexes.hasHNSWFile(name), acceptsImages: extractor != nil)
+            classifiers: classifierNames, hnswIndex: indexes.hnswMetrics(name).map(\.rawValue),
+            acceptsImages: extractor != nil)
     }
 
     /// Largest page of `images(inCollection:)`.
@@ -155,21 +152,27 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
         }
     }
 
-    /// The code of an uploaded image for `record`: validated by decoding, then extracted.
-    /// 501 when no extractor is configured (after validation, so bad bytes are still a 400).
-    func code(of upload: ImageUpload, for record: CollectionRecord) throws -> (code: [Float], image: DecodedImage) {
-        let image = try decode(upload)
+    /// The code of an uploaded image for `record`, made by the extractor (which decodes it:
+    /// undecodable bytes are a 400). Without an extractor the bytes are still validated, so
+    /// bad bytes are a 400 and good ones a 501.
+    func code(of upload: ImageUpload, for record: CollectionRecord) throws -> ExtractedCode {
         guard let extractor else {
+            _ = try decode(upload)
             throw ServiceError.notImplemented(
                 "this server has no image-to-code extractor, so uploaded images cannot be searched, classified or "
                     + "ingested; search by stored id or by vector instead")
         }
-        let code = try extractor.code(for: upload, collection: record)
-        guard code.count == record.dim else {
-            throw ServiceError.internalError(
-                "the extractor made a \(code.count)-d code for collection '\(record.name)' of \(record.dim)-d codes")
+        let extracted: ExtractedCode
+        do {
+            extracted = try extractor.code(for: upload, collection: record)
+        } catch let error as ImagingError {
+            throw ServiceError.invalidImage(error.description)
         }
-        return (code, image)
+        guard extracted.code.count == record.dim else {
+            throw ServiceError.internalError(
+                "the extractor made a \(extracted.code.count)-d code for collection '\(record.name)' of \(record.dim)-d codes")
+        }
+        return extracted
     }
 }
 

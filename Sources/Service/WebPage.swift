@@ -153,7 +153,7 @@ enum WebPage {
           state.detail = detail;
           state.offset = 0;
           const p = detail.provenance;
-          $("collectionInfo").textContent = detail.count + " codes × " + detail.dim + " · layer " + p.layer + " · " + p.pooling + " pooling" + (detail.hnswIndex ? " · HNSW" : " · exact");
+          $("collectionInfo").textContent = detail.count + " codes × " + detail.dim + " · layer " + p.layer + " · " + p.pooling + " pooling" + (detail.hnswIndex.length ? " · HNSW (" + detail.hnswIndex.join(", ") + ")" : " · exact search");
           fillSelect($("label"), Object.keys(detail.labels).filter((l) => l !== "").sort(), "any");
           fillSelect($("split"), Object.keys(detail.splits).filter((s) => s !== "").sort(), "any");
           fillSelect($("classifier"), detail.classifiers, "none");

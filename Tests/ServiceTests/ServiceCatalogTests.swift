@@ -23,7 +23,7 @@ final class ServiceCatalogTests: ServiceTestCase {
             XCTAssertEqual(list.collections[0].dim, ServiceFixture.dim)
             XCTAssertEqual(list.collections[0].provenance.modelDigest, "sha256:test")
             XCTAssertEqual(list.collections[0].provenance.layer, "pool")
-            XCTAssertFalse(list.collections[0].hnswIndex)
+            XCTAssertEqual(list.collections[0].hnswIndex, [])
         }
     }
 

@@ -89,17 +89,19 @@ final class ServiceFixture {
     }
 }
 
-/// A stand-in for the Extraction module's code extractor (not on this branch yet): the code
+/// A stand-in for a model (the real `StoreCodeExtractors` is tested on a real network in
+/// ServiceModelTests when ../shared is present): the code
 /// of an image is its mean colour in the first three entries (0...1) and 0.2 elsewhere —
 /// the layout of the fixture's clusters, so a red upload lands among the red codes. It
 /// decodes with Imaging, so corrupt uploads fail as they will with the real extractor.
 final class MeanColorExtractor: UploadCodeExtractor, @unchecked Sendable {
-    func code(for upload: ImageUpload, collection: CollectionRecord) throws -> [Float] {
+    func code(for upload: ImageUpload, collection: CollectionRecord) throws -> ExtractedCode {
         let image = try ImageDecoder.decode(data: upload.data, name: upload.name)
         var sums = [Double](repeating: 0, count: 3)
         for (i, value) in image.rgb.enumerated() { sums[i % 3] += Double(value) }
         let pixels = Double(image.width * image.height)
-        return (0..<collection.dim).map { $0 < 3 ? Float(sums[$0] / pixels / 255) : 0.2 }
+        let code = (0..<collection.dim).map { $0 < 3 ? Float(sums[$0] / pixels / 255) : 0.2 }
+        return ExtractedCode(code: code, width: image.width, height: image.height)
     }
 }
 

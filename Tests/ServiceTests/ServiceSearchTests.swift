@@ -5,6 +5,7 @@ import Search
 @testable import Service
 import Store
 import TestSupport
+import Workflows
 import XCTest
 
 /// Search by id and by vector over HTTP, checked against brute force computed in the test.
@@ -144,9 +145,11 @@ final class ServiceSearchTests: ServiceTestCase {
         let fixture = try ServiceFixture(testCase: self)
         let graph = try HNSWIndex(dim: ServiceFixture.dim, metric: .cosine, m: 8, efConstruction: 100)
         try graph.add(ids: fixture.ids, vectors: fixture.ids.flatMap { fixture.codeOf[$0]! })
-        let indexFile = fixture.directory.appendingPathComponent("colors.hnsw")
+        // Where `cnncodes index` writes it (the backend's default).
+        let indexFile = CollectionSearch.indexURL(store: fixture.store, collection: "colors", metric: .cosine)
+        try FileManager.default.createDirectory(at: indexFile.deletingLastPathComponent(), withIntermediateDirectories: true)
         try graph.save(to: indexFile)
-        let backend = StoreBackend(store: fixture.store, hnswIndexPath: { _ in indexFile })
+        let backend = StoreBackend(store: fixture.store)
         let id = fixture.ids[50]
         let expected = fixture.bruteForceCosine(fixture.codeOf[id]!, k: 5)
         try await withServer(backend) { client in
@@ -166,7 +169,7 @@ final class ServiceSearchTests: ServiceTestCase {
             XCTAssertEqual(l2.method, "exact")
             struct List: Decodable { var collections: [CollectionSummary] }
             let list = try await client.execute(uri: "/v1/collections", method: .get).decode(List.self)
-            XCTAssertTrue(list.collections[0].hnswIndex)
+            XCTAssertEqual(list.collections[0].hnswIndex, ["cosine"])
         }
     }
 }

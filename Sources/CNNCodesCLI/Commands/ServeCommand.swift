@@ -16,8 +16,11 @@ struct ServeCommand: AsyncParsableCommand {
 
             The store is opened for writing (uploads can be ingested) unless another process writes \
             it or --read-only is given; then it is read-only and the server still sees codes a \
-            running extraction commits. A collection is searched with its HNSW index when \
-            <indexes>/<collection>.hnsw exists, else exactly.
+            running extraction commits. A collection is searched with its HNSW index for the \
+            metric when `cnncodes index` built one (<store>/indexes/<collection>.<metric>.hnsw), \
+            else exactly. Uploaded images are turned into codes by the collection's own model \
+            (the file recorded in its provenance, digest checked; --model if it moved), loaded \
+            once on first use; concurrent uploads share forward passes.
 
             Example:
               cnncodes serve --store stores/default --port 8080
@@ -40,15 +43,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload-mb"), help: "The largest request body accepted, in MB (larger: 413).")
     var maxUploadMB = 20
 
-    @Option(help: ArgumentHelp("The directory of HNSW index files <collection>.hnsw (default: <store>/indexes).",
+    @Option(help: ArgumentHelp("The directory of HNSW index files <collection>.<metric>.hnsw (default: <store>/indexes).",
                                valueName: "dir"))
     var indexes: String?
+
+    @Option(help: ArgumentHelp("The model file, when it moved since the collections were extracted (its digest must match).",
+                               valueName: "file"))
+    var model: String?
+
+    @Option(help: "Threads of a model's forward pass.")
+    var threads = 2
 
     @Flag(help: "Open the store read-only (ingestion disabled; an extraction can write meanwhile).")
     var readOnly = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard (1...4096).contains(maxUploadMB) else {
             throw ValidationError("--max-upload-mb must be in 1...4096, got \(maxUploadMB)")
         }
@@ -59,9 +70,13 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let store = try openStore(logger: logger)
         let indexDirectory = indexes.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        let extractor = StoreCodeExtractors(threads: threads, modelOverride: model.map { URL(fileURLWithPath: $0) },
+                                            logger: logger)
         let backend = StoreBackend(
-            store: store, extractor: nil,
-            hnswIndexPath: indexDirectory.map { directory in { directory.appendingPathComponent("\($0).hnsw") } },
+            store: store, extractor: extractor,
+            hnswIndexPath: indexDirectory.map { directory in
+                { collection, metric in directory.appendingPathComponent("\(collection).\(metric.rawValue).hnsw") }
+            },
             logger: logger)
         let resolvedToken = token ?? ProcessInfo.processInfo.environment["CNNCODES_TOKEN"]
         let configuration = ServiceConfiguration(
