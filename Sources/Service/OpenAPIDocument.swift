@@ -246,11 +246,16 @@ enum OpenAPIDocument {
           requestBodies:
             Image:
               required: true
-              description: The raw image bytes (JPEG or PNG; the format is sniffed from the content), at most the server's upload limit (20 MB by default).
+              description: The image (JPEG or PNG; the format is sniffed from the content) as the raw body, or as the file part of a multipart form; at most the server's upload limit (20 MB by default).
               content:
                 image/jpeg: {schema: {type: string, format: binary}}
                 image/png: {schema: {type: string, format: binary}}
                 application/octet-stream: {schema: {type: string, format: binary}}
+                multipart/form-data:
+                  schema:
+                    type: object
+                    properties:
+                      image: {type: string, format: binary, description: 'the first part with a filename (or named image or file) is the upload'}
           responses:
             BadRequest:
               description: Malformed JSON, an invalid parameter, a vector of the wrong length, or bytes that are not a decodable image (the message says why).

@@ -32,12 +32,17 @@ extension Request {
         }
     }
 
-    /// The raw body as an image upload; 400 when empty.
+    /// The uploaded image: the raw body, or the file part of a `multipart/form-data` body.
+    /// Its name is `?filename=`, else the part's file name, else "upload". 400 when empty.
     func imageUpload(limit: Int) async throws -> ImageUpload {
-        let data = try await collectBody(limit: limit)
+        var data = try await collectBody(limit: limit)
+        var partName: String?
+        if let boundary = headers[.contentType].flatMap(MultipartForm.boundary(contentType:)) {
+            (data, partName) = try MultipartForm.filePart(of: data, boundary: boundary)
+        }
         guard !data.isEmpty else { throw ServiceError.badRequest("the request body is empty; send the image bytes") }
-        let name = uri.queryParameters["filename"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? "upload"
-        return ImageUpload(data: data, name: name)
+        let queryName = uri.queryParameters["filename"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        return ImageUpload(data: data, name: queryName ?? partName.flatMap { $0.isEmpty ? nil : $0 } ?? "upload")
     }
 }
 

@@ -112,6 +112,35 @@ final class ServiceUploadTests: ServiceTestCase {
         }
     }
 
+    func testMultipartFormUploads() async throws {
+        let fixture = try ServiceFixture(testCase: self)
+        let backend = StoreBackend(store: fixture.store, extractor: MeanColorExtractor())
+        let png = Data(try fixtureImage("green.png").readableBytesView)
+        // An HTML form with a text field before the file, as browsers and curl -F send it.
+        let boundary = "----cnncodes-test-7f3a"
+        var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n".utf8)
+        body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"leaf.png\"\r\n".utf8)
+        body += Data("Content-Type: image/png\r\n\r\n".utf8) + png + Data("\r\n--\(boundary)--\r\n".utf8)
+        let form = body
+        let headers: HTTPFields = [.contentType: "multipart/form-data; boundary=\(boundary)"]
+        try await withServer(backend) { client in
+            let search = try await client.execute(uri: "/v1/collections/colors/search/image?k=3", method: .post,
+                                                  headers: headers, body: ByteBuffer(bytes: form)).decode(SearchResponse.self)
+            XCTAssertEqual(search.hits.map(\.label), ["green", "green", "green"])
+            let ingested = try await client.execute(uri: "/v1/collections/colors/images", method: .post,
+                                                    headers: headers, body: ByteBuffer(bytes: form)).decode(IngestResponse.self)
+            XCTAssertEqual(ingested.path, ingested.digest + ".png")
+            XCTAssertEqual(try fixture.store.image(id: ingested.id)?.width, 16)
+            let noFile = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--\(boundary)--\r\n".utf8)
+            let message = try await client.execute(uri: "/v1/classifiers/colors-softmax/classify", method: .post,
+                                                   headers: headers, body: ByteBuffer(bytes: noFile)).errorMessage(400)
+            XCTAssertTrue(message.contains("no file part"), message)
+            let truncated = form.prefix(form.count - 30)
+            _ = try await client.execute(uri: "/v1/classifiers/colors-softmax/classify", method: .post,
+                                         headers: headers, body: ByteBuffer(bytes: truncated)).errorMessage(400)
+        }
+    }
+
     func testIngestIntoAReadOnlyStoreIs409() async throws {
         // The read-write instance is closed when the closure returns (one instance per process).
         let directory = try { () throws -> URL in try ServiceFixture(testCase: self).store.directory }()
