@@ -15,9 +15,9 @@ public enum CrossValidation {
             }
         }
 
-        /// Trains on the given rows with C replaced by `C` and single-threaded inner work
-        /// (`threads` = 1), since folds already run in parallel.
-        func fit(x: [Float], rows: Int, dimension: Int, labels: [Int], classNames: [String], C: Double,
+        /// Trains on the given rows with C replaced by `C`; `innerThreads` bounds the SVM's
+        /// own parallelism (1 inside cross-validation, whose folds already run in parallel).
+        public func fit(x: [Float], rows: Int, dimension: Int, labels: [Int], classNames: [String], C: Double,
                  innerThreads: Int) throws -> LinearClassifier {
             switch self {
             case var .svm(options):

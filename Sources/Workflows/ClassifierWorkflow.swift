@@ -107,7 +107,9 @@ public enum ClassifierWorkflow {
                 classNames: data.classNames, grid: request.grid, folds: folds)
             C = report!.bestC
         }
-        let classifier = try fit(trainer, C: C, data: data)
+        let classifier = try trainer.fit(x: data.x, rows: data.rows, dimension: data.dim, labels: data.labels,
+                                         classNames: data.classNames, C: C,
+                                         innerThreads: ProcessInfo.processInfo.activeProcessorCount)
         let predicted = try classifier.predict(data.x, rows: data.rows)
         let trainAccuracy = Double(zip(predicted, data.labels).filter { $0 == $1 }.count) / Double(data.rows)
         let metrics = ClassifierMetricsRecord(trainSplit: request.trainSplit, trainAccuracy: trainAccuracy, crossValidation: report)
@@ -116,19 +118,6 @@ public enum ClassifierWorkflow {
             modelJSON: String(decoding: try classifier.jsonData(), as: UTF8.self),
             metricsJSON: try encode(metrics), replace: request.replace)
         return TrainingOutcome(classifier: classifier, crossValidation: report, trainAccuracy: trainAccuracy, rows: data.rows)
-    }
-
-    private static func fit(_ trainer: CrossValidation.Trainer, C: Double, data: LabeledCodes) throws -> LinearClassifier {
-        switch trainer {
-        case var .svm(options):
-            options.C = C
-            return try LinearSVM.fit(x: data.x, rows: data.rows, dimension: data.dim, labels: data.labels,
-                                     classNames: data.classNames, options: options)
-        case var .softmax(options):
-            options.C = C
-            return try SoftmaxRegression.fit(x: data.x, rows: data.rows, dimension: data.dim, labels: data.labels,
-                                             classNames: data.classNames, options: options)
-        }
     }
 
     /// A stored classifier with the collection it was trained on and its metrics.

@@ -130,7 +130,10 @@ public final class CollectionSearch {
 
     private func exact(metric: Metric) throws -> ExactIndex {
         if let index = exactIndexes[metric] { return index }
-        let index = try ExactIndex(dim: collection.dim, metric: metric)
+        // A float16 collection is searched from float16 rows, widened block by block inside the
+        // scan (Search's float16 storage), so scores are those of the stored values.
+        let scalarType: ScalarType = collection.provenance.dtype == .f16 ? .float16 : .float32
+        let index = try ExactIndex(dim: collection.dim, metric: metric, scalarType: scalarType)
         try index.add(ids: codes.ids, vectors: codes.values)
         exactIndexes[metric] = index
         return index
