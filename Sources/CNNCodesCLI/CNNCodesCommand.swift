@@ -39,6 +39,7 @@ extension CNNCodesCommand {
             PredictCommand.self,
             SearchCommand.self,
             IndexCommand.self,
+            ServeCommand.self,
             NPYInfoCommand.self,
             // Hidden: drivers for benchmarks/.
             FitNPYCommand.self,

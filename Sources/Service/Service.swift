@@ -1,1 +1,0 @@
-// Module Service: see README.md (Architecture). Its code lands here.
