@@ -55,6 +55,44 @@ final class KernelTests: XCTestCase {
         Parallel.threads = 1
     }
 
+    /// Winograd F(2×2,3×3) equals `ConvReference` within 1e-4 relative to the output's
+    /// magnitude: even and odd output sizes, pads 0/1/asymmetric, one and several tile-row
+    /// bands, batch 2, one and two threads.
+    func testWinogradConvMatchesReference() throws {
+        let cases: [(input: [Int], weights: [Int], attributes: [String: Attribute], band: Int?)] = [
+            ([2, 16, 12, 12], [16, 16, 3, 3], ["pads": .ints([1, 1, 1, 1])], nil),
+            ([1, 17, 11, 10], [20, 17, 3, 3], ["pads": .ints([1, 1, 1, 1])], 2),
+            ([1, 32, 12, 13], [16, 32, 3, 3], [:], 1),
+            ([2, 16, 11, 12], [24, 16, 3, 3], ["pads": .ints([0, 2, 1, 0])], 3),
+            ([1, 64, 28, 28], [64, 64, 3, 3], ["pads": .ints([1, 1, 1, 1])], nil),
+        ]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (input, weights, attributes, band) in cases {
+                var op = try ConvOp(node: node(attributes))
+                op.activation = .relu
+                let g = try op.geometry(input: input, weights: weights)
+                XCTAssertTrue(WinogradConvKernel.applies(to: g))
+                let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
+                let expected = op.activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
+                let kernel = WinogradConvKernel(geometry: g, weights: w, bias: b, activation: op.activation, bandTileRows: band)
+                var y = [Float](repeating: .nan, count: expected.count)
+                var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
+                        }
+                    }
+                }
+                let scale = expected.map { abs($0) }.max() ?? 1
+                let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                XCTAssertLessThan(diff, 1e-4 * max(1, scale), "winograd \(input) \(weights) \(attributes) threads \(threads)")
+            }
+        }
+        Parallel.threads = 1
+    }
+
     /// The range-precomputing pooling kernel equals the bounds-checking reference.
     func testPoolKernelMatchesReference() throws {
         let cases: [(kernel: [Int], attributes: [String: Attribute], ceil: Bool)] = [

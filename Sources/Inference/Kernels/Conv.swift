@@ -60,6 +60,9 @@ struct ConvOp: Operator {
         let g = try geometry(input: x.shape, weights: w.shape)
         var bias = [Float](repeating: 0, count: g.outChannels)
         if inputs.count > 2, inputs[2] != nil { bias = try constantInput(inputs, 2, "B").asFloats }
+        if WinogradConvKernel.applies(to: g) {
+            return WinogradConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation)
+        }
         return ConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation)
     }
 }

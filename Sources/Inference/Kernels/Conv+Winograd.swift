@@ -1,0 +1,233 @@
+import Tensor
+
+/// Winograd F(2×2, 3×3) convolution for 3×3, stride-1, undilated, ungrouped convolutions
+/// with enough channels (VGG, ResNet): each 2×2 output tile costs 16 multiplies per
+/// (input, output) channel pair instead of 36, i.e. 2.25× fewer FLOPs in the GEMMs.
+///
+/// Per image and band of tile rows:
+/// 1. input transform: V[ξ][c][t] = (Bᵀ d B)[ξ] for the 4×4 input tile d of tile t (zero
+///    outside the input), ξ = 4·i + j over the 16 positions of the transformed tile;
+/// 2. 16 sgemms: P[ξ] (M×T) = U[ξ] (M×C) · V[ξ] (C×T), U[ξ] = (G g Gᵀ)[ξ] computed at load;
+/// 3. output transform: y tile = Aᵀ P A, plus bias, activation, clipped at the output edge.
+/// Each step is split across threads (channels, ξ, output channels), OpenBLAS single-threaded.
+///
+/// Error: F(2,3)'s transforms only use ±1 and ½, so the rounding error is that of a few
+/// extra additions; measured against `ConvReference` in KernelTests.
+final class WinogradConvKernel: Kernel {
+    let g: ConvGeometry
+    /// U[ξ][m][c], 16 × M × C, transformed weights.
+    let transformed: [Float]
+    let bias: [Float]
+    let activation: Activation
+    let tilesH: Int, tilesW: Int
+    /// Tile rows per band: bounds the V and P buffers (16·(C+M)·tiles floats).
+    let bandTileRows: Int
+    let threads: Int
+    let scratchCount: Int
+
+    /// Upper bound on V + P per band (8 MB): big enough for wide sgemms (≥ ~900 columns on
+    /// VGG's first layers), small enough to keep the scratch area modest.
+    static let maxBandFloats = 2 << 20
+
+    /// 3×3, stride 1, no dilation, one group, enough channels that the GEMMs dominate the
+    /// transforms (these cost ~O(16·(C+M)) per tile against 16·C·M in the GEMMs), and at
+    /// least 100 outputs per plane: below that the 16 sgemms get too narrow (N = tiles) to
+    /// run near peak, and odd sizes waste a larger share of each tile.
+    static func applies(to g: ConvGeometry) -> Bool {
+        let w = g.window
+        return g.group == 1 && w.kernelH == 3 && w.kernelW == 3 && w.strideH == 1 && w.strideW == 1
+            && w.dilationH == 1 && w.dilationW == 1 && g.inChannels >= 16 && g.outChannels >= 16
+            && w.outH * w.outW >= 100
+    }
+
+    /// - Parameter bandTileRows: tile rows per band; nil = as many as `maxBandFloats` allows.
+    init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandTileRows forced: Int? = nil) {
+        g = geometry; self.bias = bias; self.activation = activation
+        let (m, c) = (geometry.outChannels, geometry.inChannels)
+        tilesH = (geometry.window.outH + 1) / 2
+        tilesW = (geometry.window.outW + 1) / 2
+        threads = max(1, Parallel.threads)
+        transformed = WinogradConvKernel.transformWeights(weights, outChannels: m, inChannels: c)
+        let perRow = 16 * (c + m) * tilesW
+        let rows = forced ?? max(1, min(tilesH, WinogradConvKernel.maxBandFloats / perRow))
+        bandTileRows = rows
+        // V, P, and one padded strip of input rows per thread.
+        scratchCount = perRow * rows + threads * WinogradConvKernel.stripFloats(rows: rows, tilesW: tilesW)
+    }
+
+    /// Padded input rows one band needs per channel: 2·rows + 2 rows of 2·tilesW + 2 floats.
+    static func stripFloats(rows: Int, tilesW: Int) -> Int { (2 * rows + 2) * (2 * tilesW + 2) }
+
+    /// U[ξ][m][c] = (G g Gᵀ)[ξ] with G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]], in Double.
+    static func transformWeights(_ w: [Float], outChannels m: Int, inChannels c: Int) -> [Float] {
+        let gm: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        var u = [Float](repeating: 0, count: 16 * m * c)
+        for o in 0..<m {
+            for i in 0..<c {
+                let k = (o * c + i) * 9
+                // t = G g (4×3), then u = t Gᵀ (4×4).
+                var t = [[Double]](repeating: [0, 0, 0], count: 4)
+                for r in 0..<4 {
+                    for col in 0..<3 {
+                        t[r][col] = (0..<3).reduce(0) { $0 + gm[r][$1] * Double(w[k + $1 * 3 + col]) }
+                    }
+                }
+                for r in 0..<4 {
+                    for s in 0..<4 {
+                        let v = (0..<3).reduce(0) { $0 + t[r][$1] * gm[s][$1] }
+                        u[((r * 4 + s) * m + o) * c + i] = Float(v)
+                    }
+                }
+            }
+        }
+        return u
+    }
+
+    func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
+        guard let x = inputs[0] else { return }
+        let y = outputs[0]
+        transformed.withUnsafeBufferPointer { up in
+            bias.withUnsafeBufferPointer { bp in
+                let u = up.baseAddress!, b = bp.baseAddress!
+                let win = g.window
+                for n in 0..<g.batch {
+                    let xn = x + n * g.inChannels * win.inH * win.inW
+                    let yn = y + n * g.outChannels * win.outH * win.outW
+                    var ty0 = 0
+                    while ty0 < tilesH {
+                        let ty1 = min(tilesH, ty0 + bandTileRows)
+                        band(xn, yn, u, b, tileRows: ty0..<ty1, scratch: scratch)
+                        ty0 = ty1
+                    }
+                }
+            }
+        }
+    }
+
+    /// One band of tile rows of one image: transforms, 16 sgemms, inverse transform.
+    private func band(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let (c, m, t) = (g.inChannels, g.outChannels, tileRows.count * tilesW)
+        let v = scratch  // [16][C][T]
+        let p = scratch + 16 * c * t  // [16][M][T]
+        let strips = p + 16 * m * t
+        let stripSize = WinogradConvKernel.stripFloats(rows: bandTileRows, tilesW: tilesW)
+        let threads = self.threads
+        let parallel = threads > 1 && 16 * c * m * t >= 1 << 20
+        func split(_ count: Int, _ body: (Range<Int>, Int) -> Void) {
+            if !parallel { body(0..<count, 0); return }
+            DispatchQueueHelper.run(threads) { i in
+                let lower = count * i / threads, upper = count * (i + 1) / threads
+                if lower < upper { body(lower..<upper, i) }
+            }
+        }
+        split(c) { channels, i in
+            for ch in channels { inputTransform(x, channel: ch, tileRows: tileRows, into: v, strip: strips + i * stripSize) }
+        }
+        split(16) { positions, _ in
+            for xi in positions {
+                BLAS.sgemm(m: m, n: t, k: c, a: u + xi * m * c, lda: c, b: v + xi * c * t, ldb: t, c: p + xi * m * t, ldc: t)
+            }
+        }
+        split(m) { channels, _ in
+            for o in channels { outputTransform(p, channel: o, tileRows: tileRows, into: y, bias: b[o]) }
+        }
+    }
+
+    /// Copies the input rows the band needs (zero-padded) into `strip`, then writes the 16
+    /// transformed values of each tile: V[ξ][ch][t], t = (ty − lower)·tilesW + tx.
+    @inline(__always)
+    private func inputTransform(
+        _ x: UnsafePointer<Float>, channel ch: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        strip: UnsafeMutablePointer<Float>
+    ) {
+        let win = g.window
+        let (c, tw) = (g.inChannels, tilesW)
+        let t = tileRows.count * tw
+        let stripW = 2 * tw + 2, stripH = 2 * tileRows.count + 2
+        let plane = x + ch * win.inH * win.inW
+        // Strip row r holds input row 2·lower − padTop + r, columns −padLeft ..< stripW − padLeft.
+        let x0 = -win.padLeft
+        let colLo = max(0, -x0), colHi = min(stripW, win.inW - x0)
+        for r in 0..<stripH {
+            let row = strip + r * stripW
+            let iy = 2 * tileRows.lowerBound - win.padTop + r
+            if iy < 0 || iy >= win.inH || colLo >= colHi {
+                row.update(repeating: 0, count: stripW)
+                continue
+            }
+            if colLo > 0 { row.update(repeating: 0, count: colLo) }
+            row.advanced(by: colLo).update(from: plane + iy * win.inW + x0 + colLo, count: colHi - colLo)
+            if colHi < stripW { row.advanced(by: colHi).update(repeating: 0, count: stripW - colHi) }
+        }
+        let stride16 = c * t  // distance between ξ planes of V
+        let base = v + ch * t
+        for ty in 0..<tileRows.count {
+            let r0 = UnsafePointer(strip + 2 * ty * stripW), r1 = r0 + stripW, r2 = r1 + stripW, r3 = r2 + stripW
+            let out = base + ty * tw
+            for tx in 0..<tw {
+                let k = 2 * tx
+                // Bᵀ d: rows of the tile combined, per column j.
+                let a0 = (r0[k] - r2[k], r0[k + 1] - r2[k + 1], r0[k + 2] - r2[k + 2], r0[k + 3] - r2[k + 3])
+                let a1 = (r1[k] + r2[k], r1[k + 1] + r2[k + 1], r1[k + 2] + r2[k + 2], r1[k + 3] + r2[k + 3])
+                let a2 = (r2[k] - r1[k], r2[k + 1] - r1[k + 1], r2[k + 2] - r1[k + 2], r2[k + 3] - r1[k + 3])
+                let a3 = (r1[k] - r3[k], r1[k + 1] - r3[k + 1], r1[k + 2] - r3[k + 2], r1[k + 3] - r3[k + 3])
+                // (Bᵀ d) B: columns combined, per row i; stored at ξ = 4i + j.
+                @inline(__always) func store(_ i: Int, _ q: (Float, Float, Float, Float)) {
+                    let o = out + tx + 4 * i * stride16
+                    o[0] = q.0 - q.2
+                    o[stride16] = q.1 + q.2
+                    o[2 * stride16] = q.2 - q.1
+                    o[3 * stride16] = q.1 - q.3
+                }
+                store(0, a0); store(1, a1); store(2, a2); store(3, a3)
+            }
+        }
+    }
+
+    /// y tile = Aᵀ P A with Aᵀ = [[1,1,1,0],[0,1,−1,−1]], plus bias and activation; tiles
+    /// past the output edge (odd outH/outW) drop their last row/column.
+    @inline(__always)
+    private func outputTransform(
+        _ p: UnsafePointer<Float>, channel o: Int, tileRows: Range<Int>, into y: UnsafeMutablePointer<Float>, bias: Float
+    ) {
+        let win = g.window
+        let (m, tw) = (g.outChannels, tilesW)
+        let t = tileRows.count * tw
+        let stride16 = m * t
+        let plane = y + o * win.outH * win.outW
+        let activation = self.activation
+        let fullW = win.outW / 2  // tiles whose both columns are inside
+        for ty in 0..<tileRows.count {
+            let oy = 2 * (tileRows.lowerBound + ty)
+            let hasSecondRow = oy + 1 < win.outH
+            let row0 = plane + oy * win.outW
+            let row1 = row0 + win.outW
+            let src = p + o * t + ty * tw
+            @inline(__always) func tile(_ tx: Int) -> (Float, Float, Float, Float) {
+                let q = src + tx
+                @inline(__always) func at(_ xi: Int) -> Float { q[xi * stride16] }
+                // Aᵀ P: rows combined, per column j.
+                let s00 = at(0) + at(4) + at(8), s01 = at(1) + at(5) + at(9)
+                let s02 = at(2) + at(6) + at(10), s03 = at(3) + at(7) + at(11)
+                let s10 = at(4) - at(8) - at(12), s11 = at(5) - at(9) - at(13)
+                let s12 = at(6) - at(10) - at(14), s13 = at(7) - at(11) - at(15)
+                return (s00 + s01 + s02 + bias, s01 - s02 - s03 + bias, s10 + s11 + s12 + bias, s11 - s12 - s13 + bias)
+            }
+            for tx in 0..<fullW {
+                let v = tile(tx)
+                row0[2 * tx] = v.0; row0[2 * tx + 1] = v.1
+                if hasSecondRow { row1[2 * tx] = v.2; row1[2 * tx + 1] = v.3 }
+            }
+            if fullW < tw {
+                let v = tile(fullW)
+                row0[2 * fullW] = v.0
+                if hasSecondRow { row1[2 * fullW] = v.2 }
+            }
+            activation.apply(row0, win.outW)
+            if hasSecondRow { activation.apply(row1, win.outW) }
+        }
+    }
+}
