@@ -40,13 +40,7 @@ public enum SoftmaxRegression {
         }
 
         func validate() throws {
-            guard C > 0, C.isFinite else { throw LearningError.invalidParameter(name: "C", reason: "must be > 0, got \(C)") }
-            guard tolerance > 0 else {
-                throw LearningError.invalidParameter(name: "tolerance", reason: "must be > 0, got \(tolerance)")
-            }
-            guard maxIterations > 0 else {
-                throw LearningError.invalidParameter(name: "max iterations", reason: "must be > 0, got \(maxIterations)")
-            }
+            try SolverParameters.validate(C: C, tolerance: tolerance, maxIterations: maxIterations)
             guard memory > 0 else { throw LearningError.invalidParameter(name: "memory", reason: "must be > 0, got \(memory)") }
         }
     }
