@@ -35,6 +35,9 @@ let package = Package(
         // libpng reports errors by longjmp, so CPNG is a small C target whose functions own
         // the setjmp (Sources/CPNG/cpng.c); Swift never calls libpng directly.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        // The engine's SIMD kernels in C, compiled per function for AVX2+FMA and dispatched at
+        // run time (Sources/CKernels/include/ck_cpu.h says why C and why run-time dispatch).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Generated from onnx.proto by tools/generate-onnx-proto (committed; do not edit).
         .target(
@@ -48,7 +51,7 @@ let package = Package(
         // ONNX model → graph IR → load-time passes → planned executor; kernels in Kernels/.
         .target(
             name: "Inference",
-            dependencies: ["Tensor", "ONNXProto", "CBLAS"],
+            dependencies: ["Tensor", "ONNXProto", "CBLAS", "CKernels"],
             swiftSettings: computeSettings
         ),
 

@@ -111,6 +111,6 @@ struct ForwardCommand: ParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(start)
         let name = URL(fileURLWithPath: model).lastPathComponent
-        print(String(format: "cnncodes %@ batch=%d threads=%d: %.2f images/s", name, shape[0], threads, Double(images) / elapsed))
+        print(String(format: "cnncodes %@ batch=%d threads=%d isa=%@: %.2f images/s", name, shape[0], threads, InstructionSet.name, Double(images) / elapsed))
     }
 }
