@@ -56,24 +56,26 @@ static png_structp cpng_create(cpng_source *source, png_infop *info) {
     return png;
 }
 
-static int cpng_check_signature(cpng_source *source) {
+/// Checks the signature and creates the read structs over `source`; NULL (with the message
+/// set) when the data is not a PNG or memory is short. The caller must set its own setjmp
+/// before the first libpng call that can fail: a longjmp target cannot outlive its frame,
+/// so it cannot live in here.
+static png_structp cpng_begin(cpng_source *source, png_infop *info) {
     if (source->size < 8 || png_sig_cmp(source->data, 0, 8) != 0) {
         cpng_set_message(source, "not a PNG signature");
-        return -1;
+        return NULL;
     }
-    return 0;
+    png_structp png = cpng_create(source, info);
+    if (png == NULL) cpng_set_message(source, "out of memory");
+    return png;
 }
 
 int cpng_read_header(const uint8_t *data, size_t size, cpng_header *header,
                      char *message, size_t messageCapacity) {
     cpng_source source = {data, size, 0, message, messageCapacity};
-    if (cpng_check_signature(&source) != 0) return -1;
     png_infop info = NULL;
-    png_structp png = cpng_create(&source, &info);
-    if (png == NULL) {
-        cpng_set_message(&source, "out of memory");
-        return -1;
-    }
+    png_structp png = cpng_begin(&source, &info);
+    if (png == NULL) return -1;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
@@ -91,13 +93,9 @@ int cpng_read_header(const uint8_t *data, size_t size, cpng_header *header,
 int cpng_decode_rgb8(const uint8_t *data, size_t size, uint8_t *rgb, size_t rgbCapacity,
                      char *message, size_t messageCapacity) {
     cpng_source source = {data, size, 0, message, messageCapacity};
-    if (cpng_check_signature(&source) != 0) return -1;
     png_infop info = NULL;
-    png_structp png = cpng_create(&source, &info);
-    if (png == NULL) {
-        cpng_set_message(&source, "out of memory");
-        return -1;
-    }
+    png_structp png = cpng_begin(&source, &info);
+    if (png == NULL) return -1;
     // Modified after setjmp and read after a longjmp: must be volatile.
     uint8_t *volatile samples = NULL;
     png_bytep *volatile rows = NULL;
