@@ -72,11 +72,17 @@ extension FeatureStore {
                     let increasing = zip(batch.ids, batch.ids.dropFirst()).allSatisfy { $0 < $1 }
                     let last = try txn.lastID(dbi) ?? Int64.min
                     let append = increasing && (batch.ids.first ?? Int64.min) > last
+                    // Each code is encoded into `scratch` first (its length decides the
+                    // format), then copied into the reserved LMDB value.
+                    let encoding = record.encoding
+                    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: encoding.scratchBytes, alignment: 16)
+                    defer { scratch.deallocate() }
                     try batch.matrix.withUnsafeBufferPointer { matrix in
                         for (row, id) in batch.ids.enumerated() {
                             let code = UnsafeBufferPointer(rebasing: matrix[(row * record.dim)..<((row + 1) * record.dim)])
-                            try txn.put(dbi, id: id, byteCount: record.codeBytes, append: append) { destination in
-                                CodeEncoding.encode(code, as: record.provenance.dtype, into: destination)
+                            let used = encoding.encode(code, into: scratch)
+                            try txn.put(dbi, id: id, byteCount: used, append: append) { destination in
+                                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch[0..<used]))
                             }
                         }
                     }
@@ -182,14 +188,11 @@ extension FeatureStore {
             ids.reserveCapacity(capacity)
             var values = [Float](repeating: 0, count: capacity * record.dim)
             try values.withUnsafeMutableBufferPointer { output in
+                let encoding = record.encoding
                 func append(_ id: Int64, _ bytes: UnsafeRawBufferPointer) throws {
-                    guard bytes.count == record.codeBytes else {
-                        throw StoreError.corruptCode(collection: collection, imageID: id, bytes: bytes.count,
-                                                     expectedBytes: record.codeBytes)
-                    }
                     let row = ids.count
-                    CodeEncoding.decode(bytes, as: record.provenance.dtype,
-                                        into: UnsafeMutableBufferPointer(rebasing: output[(row * record.dim)..<((row + 1) * record.dim)]))
+                    try FeatureStore.decode(bytes, encoding, collection: collection, id: id,
+                                            into: UnsafeMutableBufferPointer(rebasing: output[(row * record.dim)..<((row + 1) * record.dim)]))
                     ids.append(id)
                 }
                 if let wanted {
@@ -211,13 +214,21 @@ extension FeatureStore {
         guard let dbi = try codes.existingDatabase(collection) else { return nil }
         return try codes.read { txn -> [Float]? in
             guard let bytes = try txn.get(dbi, id: id) else { return nil }
-            guard bytes.count == record.codeBytes else {
-                throw StoreError.corruptCode(collection: collection, imageID: id, bytes: bytes.count,
-                                             expectedBytes: record.codeBytes)
-            }
             var values = [Float](repeating: 0, count: record.dim)
-            values.withUnsafeMutableBufferPointer { CodeEncoding.decode(bytes, as: record.provenance.dtype, into: $0) }
+            try values.withUnsafeMutableBufferPointer {
+                try FeatureStore.decode(bytes, record.encoding, collection: collection, id: id, into: $0)
+            }
             return values
+        }
+    }
+
+    /// Decodes one stored value (dense or packed, `CodeEncoding`) into `output`, or throws
+    /// `corruptCode` saying what is wrong with it. Every reader of codes goes through here.
+    static func decode(_ bytes: UnsafeRawBufferPointer, _ encoding: CodeEncoding, collection: String, id: Int64,
+                       into output: UnsafeMutableBufferPointer<Float>) throws {
+        guard encoding.decode(bytes, into: output) else {
+            throw StoreError.corruptCode(collection: collection, imageID: id,
+                                         reason: encoding.problem(with: bytes) ?? "undecodable \(bytes.count)-byte value")
         }
     }
 }

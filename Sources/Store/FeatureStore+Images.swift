@@ -122,12 +122,7 @@ extension FeatureStore {
 
     /// `[[source, path, digest, label, split], …]` (nil → null) for `registerImages`.
     static func imagesJSON(_ images: [NewImage]) throws -> String {
-        let rows = images.map { [$0.source, $0.path, $0.digest, $0.label, $0.split] as [String?] }
-        do {
-            return String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
-        } catch {
-            throw StoreError.invalidArgument("cannot encode image paths as JSON: \(error)")
-        }
+        JSONText.rows(images.map { [$0.source, $0.path, $0.digest, $0.label, $0.split] })
     }
 
     /// Records width and height (known only after decoding) of registered images.

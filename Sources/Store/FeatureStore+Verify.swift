@@ -11,7 +11,7 @@ public struct VerifyReport: Equatable, Sendable {
 }
 
 extension FeatureStore {
-    /// Checks the invariants, per collection: every LMDB value has dim × element-size bytes
+    /// Checks the invariants, per collection: every LMDB value is a well-formed code (dense or packed, `CodeEncoding`)
     /// and an image row with a done mark; every done mark has a code; `count` equals both.
     /// Run after `reconcile()` (a read-write open) it must find nothing; the crash tests and
     /// the soak script rely on it.
@@ -24,8 +24,8 @@ extension FeatureStore {
             if let dbi {
                 try codes.read { txn in
                     try txn.forEach(dbi) { id, bytes in
-                        if bytes.count != record.codeBytes {
-                            report.problems.append("\(record.name): code of image \(id) has \(bytes.count) bytes, expected \(record.codeBytes)")
+                        if let problem = record.encoding.problem(with: bytes) {
+                            report.problems.append("\(record.name): code of image \(id) is corrupt: \(problem)")
                         }
                         stored.append(id)
                     }

@@ -190,12 +190,20 @@ public final class FeatureStore: @unchecked Sendable {
         return (error as NSError).localizedDescription
     }
 
-    /// Runs a catalog write, mapping GRDB errors to `StoreError.catalog`.
+    /// Runs a catalog write, mapping GRDB errors to `StoreError.catalog` — and a full disk
+    /// (SQLITE_FULL; SQLITE_IOERR, which is what a write refused with EFBIG gives) to the same
+    /// clear `unwritable` message as LMDB's. SQLite rolls the transaction back: consistent.
     func catalogWrite<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
         do {
             return try catalog.write(body)
         } catch let error as StoreError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL || error.resultCode == .SQLITE_IOERR {
+            let what = error.resultCode == .SQLITE_FULL ? "disk full" : "disk full or I/O error"
+            throw StoreError.unwritable(
+                path: catalogPath,
+                reason: "\(what) (\(FeatureStore.reason(error)) in \(operation)); the batch was not stored and the "
+                    + "store is consistent — free space and re-run to resume")
         } catch {
             throw StoreError.catalog(operation: operation, message: FeatureStore.reason(error), path: catalogPath)
         }

@@ -26,8 +26,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case dimensionMismatch(collection: String, expected: Int, got: Int, imageID: Int64?)
     /// An image id that has no row in the catalog.
     case unknownImage(Int64)
-    /// A stored value whose byte length does not match dim × element size.
-    case corruptCode(collection: String, imageID: Int64, bytes: Int, expectedBytes: Int)
+    /// A stored value that is neither a dense nor a valid zero-bitmap packed code
+    /// (`CodeEncoding`); `reason` says what is wrong (its length, header or bitmap).
+    case corruptCode(collection: String, imageID: Int64, reason: String)
     /// A file given to export/import is missing or malformed.
     case badFile(path: String, reason: String)
     case invalidArgument(String)
@@ -59,8 +60,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "collection '\(collection)' holds \(expected)-d codes, got \(got) values\(which)"
         case .unknownImage(let id):
             return "no image with id \(id) in the catalog"
-        case .corruptCode(let collection, let imageID, let bytes, let expectedBytes):
-            return "collection '\(collection)': code of image \(imageID) has \(bytes) bytes, expected \(expectedBytes)"
+        case .corruptCode(let collection, let imageID, let reason):
+            return "collection '\(collection)': code of image \(imageID) is corrupt: \(reason)"
         case .badFile(let path, let reason):
             return "\(path): \(reason)"
         case .invalidArgument(let message):

@@ -55,8 +55,12 @@ public struct CollectionRecord: Equatable, Sendable {
     public var count: Int
     public var created: String
 
-    /// Bytes of one stored code (the LMDB value; no header).
+    /// Bytes of one code in the dense format (dim × element size): the most a stored code
+    /// takes; packed codes are shorter (`CodeEncoding`).
     public var codeBytes: Int { dim * provenance.dtype.byteWidth }
+
+    /// How this collection's codes are stored in LMDB.
+    var encoding: CodeEncoding { CodeEncoding(dim: dim, dtype: provenance.dtype) }
 }
 
 /// Codes of a collection as one row-major float32 matrix (`ids.count` × `dim`), rows in the

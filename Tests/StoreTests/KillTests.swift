@@ -137,7 +137,9 @@ final class KillTests: XCTestCase {
 
     func testDiskFullIsAClearErrorAndTheStoreStaysConsistent() throws {
         // `ulimit -f` (in 1024-byte blocks) makes writes beyond 3 MB fail with EFBIG — a disk
-        // that fills up mid-import (SIGXFSZ ignored so the write returns the error).
+        // that fills up mid-import (SIGXFSZ ignored so the write returns the error). Whichever
+        // file crosses the limit first (codes.lmdb, or the catalog's WAL now that packed codes
+        // are ~half the size) must fail with the same clear message.
         let (status, output) = try runImport(shellPrefix: "trap '' XFSZ; ulimit -f 3000;")
         XCTAssertNotEqual(status, 0, output)
         XCTAssertTrue(output.contains("disk full"), output)
