@@ -76,8 +76,9 @@ final class ServicePageTests: ServiceTestCase {
     static func dumpDOM(browser: URL, url: String, profile: URL, workDirectory: URL) async throws -> String {
         let output = workDirectory.appendingPathComponent("dom.html")
         let log = workDirectory.appendingPathComponent("chromium.log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        for file in [output, log] where !FileManager.default.createFile(atPath: file.path, contents: nil) {
+            throw PageTestError("cannot create \(file.path)")
+        }
         let process = Process()
         process.executableURL = browser
         process.arguments = [
