@@ -5,6 +5,7 @@ import Imaging
 import Learning
 import Search
 import Store
+import Workflows
 
 /// Everything the service answers with an error status. Each case carries the message the
 /// client sees; `ServiceError.from(_:)` maps the other modules' errors here, and
@@ -79,6 +80,15 @@ public enum ServiceError: Error, CustomStringConvertible, Equatable {
                 return .badRequest(error.description)
             case .unknownID:
                 return .notFound(error.description)
+            default:
+                return .internalError(error.description)
+            }
+        case let error as WorkflowError:
+            switch error {
+            case .unknownImage:
+                return .notFound(error.description)
+            case .vectorLength:
+                return .badRequest(error.description)
             default:
                 return .internalError(error.description)
             }

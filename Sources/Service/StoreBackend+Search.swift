@@ -1,6 +1,7 @@
 import Foundation
 import Search
 import Store
+import Workflows
 
 extension StoreBackend {
     /// Largest `k` a search may ask for: answers carry a catalog row per hit.
@@ -8,8 +9,9 @@ extension StoreBackend {
     /// Largest HNSW candidate list a search may ask for.
     public static let maxEF = 10_000
 
+    /// Checks the request's limits, makes the query (an upload is coded here), and asks
+    /// Workflows' `CollectionSearch`, which owns the indexes.
     public func search(collection name: String, query: SearchQuery) throws -> SearchResponse {
-        let record = try store.requireCollection(name)
         guard (1...StoreBackend.maxK).contains(query.k) else {
             throw ServiceError.badRequest("k must be in 1...\(StoreBackend.maxK), got \(query.k)")
         }
@@ -17,41 +19,23 @@ extension StoreBackend {
             throw ServiceError.badRequest("ef must be in 1...\(StoreBackend.maxEF), got \(ef)")
         }
         let metric = try StoreBackend.metric(named: query.metric)
-
-        var queryID: Int64?
-        let vector: [Float]
+        let target: Workflows.SearchQuery
         switch query.target {
         case let .id(id):
-            guard let code = try store.code(name, id: id) else {
-                if try store.image(id: id) == nil { throw StoreError.unknownImage(id) }
-                throw ServiceError.notFound("image \(id) has no code in collection '\(name)'")
-            }
-            queryID = id
-            vector = code
+            target = .id(id)
         case let .vector(values):
-            guard values.count == record.dim else {
-                throw ServiceError.badRequest(
-                    "vector has \(values.count) values; collection '\(name)' holds \(record.dim)-d codes")
-            }
             guard values.allSatisfy(\.isFinite) else { throw ServiceError.badRequest("vector has non-finite values") }
-            vector = values
+            target = .vector(values)
         case let .image(upload):
-            vector = try code(of: upload, for: record).code
+            target = .vector(try code(of: upload, for: try store.requireCollection(name)).code)
         }
-
-        let allowed: Set<Int64>? = (query.label == nil && query.split == nil)
-            ? nil
-            : Set(try store.imageIDs(collection: name, filter: ImageFilter(label: query.label, split: query.split)))
-        let index = try indexes.index(for: record, metric: metric, exact: query.exact)
-        let (hits, searched) = try index.search(query: vector, k: query.k, ef: query.ef, allowed: allowed)
-        let rows = Dictionary(try store.images(ids: hits.map(\.id)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let options = SearchOptions(k: query.k, metric: metric, filter: ImageFilter(label: query.label, split: query.split),
+                                    exact: query.exact, ef: query.ef)
+        let answer = try searcher.search(collection: name, query: target, options: options)
         return SearchResponse(
-            collection: name, metric: metric.rawValue, method: index.method, k: query.k, queryID: queryID,
-            searched: searched,
-            hits: hits.map { hit in
-                let row = rows[hit.id]
-                return SearchHitInfo(id: hit.id, score: hit.score, label: row?.label, split: row?.split, path: row?.path)
-            })
+            collection: name, metric: metric.rawValue, method: answer.method.rawValue, k: query.k,
+            queryID: answer.queryID, searched: answer.searched,
+            hits: answer.results.map { SearchHitInfo(id: $0.id, score: $0.score, label: $0.label, split: $0.split, path: $0.path) })
     }
 
     /// `cosine`, `ip` (inner product) or `l2` (squared Euclidean distance).

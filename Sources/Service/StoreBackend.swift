@@ -15,7 +15,9 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
     public let store: FeatureStore
     /// nil: image uploads are answered 501.
     public let extractor: UploadCodeExtractor?
-    let indexes: SearchIndexCache
+    /// The store's search indexes (Workflows): shared with the CLI's `search`, thread-safe,
+    /// and kept in step with codes committed while the server runs.
+    let searcher: CollectionSearch
     let classifiers: ClassifierCache
     let logger: Logger
     /// Codes per label and per split of each collection, with the count they were made at
@@ -32,14 +34,11 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
     ///   - hnswIndexPath: where the HNSW file of a collection for a metric is (default:
     ///     `CollectionSearch.indexURL`, where `cnncodes index` writes); without one, exact search.
     public init(store: FeatureStore, extractor: UploadCodeExtractor? = nil,
-                hnswIndexPath: ((String, Metric) -> URL)? = nil, logger: Logger = Logger(label: "cnncodes.service")) {
+                hnswIndexPath: (@Sendable (String, Metric) -> URL)? = nil, logger: Logger = Logger(label: "cnncodes.service")) {
         self.store = store
         self.extractor = extractor
         self.logger = logger
-        indexes = SearchIndexCache(
-            store: store,
-            hnswPath: hnswIndexPath ?? { CollectionSearch.indexURL(store: store, collection: $0, metric: $1) },
-            logger: logger)
+        searcher = CollectionSearch(store: store, indexURL: hnswIndexPath, report: { logger.info("\($0)") })
         classifiers = ClassifierCache(store: store)
     }
 
@@ -54,7 +53,7 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
         try store.collections().map { record in
             CollectionSummary(name: record.name, dim: record.dim, count: record.count,
                               provenance: ProvenanceInfo(record.provenance),
-                              hnswIndex: indexes.hnswMetrics(record.name).map(\.rawValue))
+                              hnswIndex: searcher.hnswMetrics(collection: record.name).map(\.rawValue))
         }
     }
 
@@ -66,7 +65,7 @@ public final class StoreBackend: ServiceBackend, @unchecked Sendable {
         return CollectionDetail(
             name: record.name, dim: record.dim, count: record.count, pending: info?.pending ?? 0,
             created: record.created, provenance: ProvenanceInfo(record.provenance), labels: labels, splits: splits,
-            classifiers: classifierNames, hnswIndex: indexes.hnswMetrics(name).map(\.rawValue),
+            classifiers: classifierNames, hnswIndex: searcher.hnswMetrics(collection: name).map(\.rawValue),
             acceptsImages: extractor != nil)
     }
 

@@ -32,6 +32,7 @@ enum WebPage {
           .results { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: 12px; }
           .hit { border: 1px solid var(--line); border-radius: 6px; overflow: hidden; background: #fff; cursor: pointer; }
           .hit img { width: 100%; aspect-ratio: 1; object-fit: cover; display: block; background: #eee; }
+          img[data-state=missing] { opacity: 0.3; }
           .hit .meta { padding: 6px 8px; font-size: 12px; }
           .hit .score { font-variant-numeric: tabular-nums; font-weight: 600; }
           .hit .lab { color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -125,11 +126,15 @@ enum WebPage {
 
         // Thumbnails come from /v1/images/{id}/file; with a token they are fetched with the
         // header and shown through an object URL (an <img src> cannot send headers).
+        // data-state records whether the thumbnail arrived ("loaded") or not ("missing",
+        // shown faded): a glance, or a DOM dump in a test, tells a broken file route.
         function thumbnail(img, id) {
           const url = "/v1/images/" + encodeURIComponent(id) + "/file";
+          img.onload = () => { img.dataset.state = "loaded"; };
+          img.onerror = () => { img.dataset.state = "missing"; };
           if (!state.token) { img.src = url; return; }
           fetch(url, { headers: headers() }).then((r) => r.ok ? r.blob() : null).then((blob) => {
-            if (blob) img.src = URL.createObjectURL(blob);
+            if (blob) img.src = URL.createObjectURL(blob); else img.dataset.state = "missing";
           });
         }
 

@@ -64,9 +64,13 @@ final class WorkflowsTests: XCTestCase {
     }
 
     func testExactSearchEqualsBruteForceWithMetadataAndFilters() throws {
-        let search = try CollectionSearch(store: store, collection: "c")
+        let search = CollectionSearch(store: store)
         let query = ids[7]
-        let results = try search.search(.id(query), options: SearchOptions(k: 5, metric: .cosine, excludeQuery: true))
+        let answer = try search.search(collection: "c", query: .id(query), options: SearchOptions(k: 5, metric: .cosine, excludeQuery: true))
+        XCTAssertEqual(answer.method, .exact)
+        XCTAssertEqual(answer.queryID, query)
+        XCTAssertEqual(answer.searched, 119, "every code but the excluded query")
+        let results = answer.results
         // Brute force: cosine to every other code, best first, ties by id.
         var scored: [(id: Int64, score: Float)] = []
         for id in ids where id != query { scored.append((id, Self.cosine(vectors[query]!, vectors[id]!))) }
@@ -77,13 +81,23 @@ final class WorkflowsTests: XCTestCase {
         XCTAssertEqual(results.map(\.rank), [1, 2, 3, 4, 5])
         XCTAssertEqual(results[0].path, "img\(ids.firstIndex(of: results[0].id)!).jpg")
 
-        let val = try search.search(.vector(vectors[query]!), options: SearchOptions(k: 50, filter: ImageFilter(split: "val")))
-        XCTAssertEqual(val.count, 30)
-        XCTAssertTrue(val.allSatisfy { $0.split == "val" })
-        XCTAssertThrowsError(try search.search(.vector([1, 2]), options: SearchOptions())) {
+        let val = try search.search(collection: "c", query: .vector(vectors[query]!),
+                                    options: SearchOptions(k: 50, filter: ImageFilter(split: "val")))
+        XCTAssertEqual(val.results.count, 30)
+        XCTAssertEqual(val.searched, 30)
+        XCTAssertTrue(val.results.allSatisfy { $0.split == "val" })
+        // Excluding the query under a filter: the query (a val image) leaves the allowed set.
+        let valOthers = try search.search(collection: "c", query: .id(ids[0]),
+                                          options: SearchOptions(k: 50, filter: ImageFilter(split: "val"), excludeQuery: true))
+        XCTAssertEqual(valOthers.searched, 29)
+        XCTAssertEqual(Set(valOthers.results.map(\.id)), Set(val.results.map(\.id)).subtracting([ids[0]]))
+        XCTAssertThrowsError(try search.search(collection: "c", query: .vector([1, 2]), options: SearchOptions())) {
             XCTAssertTrue("\($0)".contains("32-d"), "\($0)")
         }
-        XCTAssertThrowsError(try search.search(.id(999_999), options: SearchOptions()))
+        XCTAssertThrowsError(try search.search(collection: "c", query: .id(999_999), options: SearchOptions())) {
+            XCTAssertEqual($0 as? WorkflowError, .unknownImage(collection: "c", id: 999_999))
+        }
+        XCTAssertThrowsError(try search.search(collection: "nope", query: .id(ids[0]), options: SearchOptions()))
     }
 
     static func cosine(_ a: [Float], _ b: [Float]) -> Float {
@@ -106,13 +120,19 @@ final class WorkflowsTests: XCTestCase {
         var odd = [Float](repeating: 0, count: dim)
         odd[3] = 5
         try store.putCodes(collection: "c", ids: [newID], matrix: odd)
-        let search = try CollectionSearch(store: store, collection: "c")
-        XCTAssertTrue(search.hasIndex(metric: .cosine))
-        let hits = try search.search(.vector(odd), options: SearchOptions(k: 1))
-        XCTAssertEqual(hits.first?.id, newID)
-        XCTAssertEqual(hits.first?.path, "new.jpg")
-        let exact = try search.search(.id(ids[0]), options: SearchOptions(k: 10, exact: true))
-        let approximate = try search.search(.id(ids[0]), options: SearchOptions(k: 10, ef: 200))
-        XCTAssertGreaterThanOrEqual(Set(exact.map(\.id)).intersection(approximate.map(\.id)).count, 9)
+        let search = CollectionSearch(store: store)
+        XCTAssertEqual(search.hnswMetrics(collection: "c"), [.cosine])
+        let hits = try search.search(collection: "c", query: .vector(odd), options: SearchOptions(k: 1))
+        XCTAssertEqual(hits.method, .hnsw)
+        XCTAssertEqual(hits.searched, 121)
+        XCTAssertEqual(hits.results.first?.id, newID)
+        XCTAssertEqual(hits.results.first?.path, "new.jpg")
+        let exact = try search.search(collection: "c", query: .id(ids[0]), options: SearchOptions(k: 10, exact: true))
+        let approximate = try search.search(collection: "c", query: .id(ids[0]), options: SearchOptions(k: 10, ef: 200))
+        XCTAssertEqual(exact.method, .exact)
+        XCTAssertEqual(approximate.method, .hnsw)
+        XCTAssertGreaterThanOrEqual(Set(exact.results.map(\.id)).intersection(approximate.results.map(\.id)).count, 9)
+        // Another metric has no index file: exact search answers.
+        XCTAssertEqual(try search.search(collection: "c", query: .id(ids[0]), options: SearchOptions(metric: .l2)).method, .exact)
     }
 }

@@ -81,29 +81,30 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         let store = try storeOptions.open(.readOnly)
-        let search = try CollectionSearch(store: store, collection: collection)
+        let record = try store.requireCollection(collection)
         let query: SearchQuery
         if let id {
             query = .id(id)
         } else if let vector {
             query = .vector(try NPY.read(URL(fileURLWithPath: vector)).data)
         } else {
-            let extractor = try CodeExtractor.matching(search.collection, modelOverride: model.map { URL(fileURLWithPath: $0) })
+            let extractor = try CodeExtractor.matching(record, modelOverride: model.map { URL(fileURLWithPath: $0) })
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: image!)) } catch {
                 throw ValidationError("\(image!): cannot read: \(error.localizedDescription)")
             }
-            query = .vector(try extractor.codes(forImageData: data, name: image!)[search.collection.provenance.layer]!)
+            query = .vector(try extractor.codes(forImageData: data, name: image!)[record.provenance.layer]!)
         }
         let options = SearchOptions(k: k, metric: metric, filter: try parsedFilter(), exact: exact, ef: ef, excludeQuery: id != nil)
-        let results = try search.search(query, options: options)
+        let answer = try CollectionSearch(store: store).search(collection: collection, query: query, options: options)
+        let results = answer.results
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
             return
         }
-        let how = !exact && search.hasIndex(metric: metric) ? "HNSW" : "exact"
+        let how = answer.method == .hnsw ? "HNSW" : "exact"
         print("top \(results.count) in '\(collection)' by \(metric.rawValue) (\(how)):")
         print("rank\tid\tscore\tlabel\tpath")
         for r in results {
