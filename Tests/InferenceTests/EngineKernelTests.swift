@@ -119,4 +119,43 @@ final class EngineKernelTests: XCTestCase {
             }
         }
     }
+    /// The C Winograd transforms, AVX2 and portable paths, equal `ConvReference` within 1e-4
+    /// of the output's magnitude: widths with whole 8-tile vectors plus a tail, odd output
+    /// sizes (a tile's last row/column dropped), bands, every activation kind.
+    func testWinogradTransformsBothPathsMatchReference() throws {
+        let cases: [(input: [Int], weights: [Int], pads: [Int64], band: Int?, activation: Activation)] = [
+            ([1, 16, 37, 41], [16, 16, 3, 3], [1, 1, 1, 1], nil, .relu),
+            ([1, 16, 37, 41], [20, 16, 3, 3], [0, 2, 1, 0], 3, .clip(min: -0.5, max: 0.5)),
+            ([2, 17, 20, 35], [16, 17, 3, 3], [1, 1, 1, 1], 2, .leakyRelu(alpha: 0.1)),
+            ([1, 16, 34, 34], [16, 16, 3, 3], [1, 1, 1, 1], 1, .none),
+        ]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            // The AVX2 path only where the CPU runs it (InstructionSet says so).
+            for avx2 in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
+                for (input, weights, pads, band, activation) in cases {
+                    let node = Node(name: "c", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: ["pads": .ints(pads)], opset: 13)
+                    var op = try ConvOp(node: node)
+                    op.activation = activation
+                    let g = try op.geometry(input: input, weights: weights)
+                    XCTAssertTrue(WinogradConvKernel.applies(to: g))
+                    let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
+                    let expected = activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
+                    let kernel = WinogradConvKernel(geometry: g, weights: w, bias: b, activation: activation, bandTileRows: band, avx2: avx2)
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            scratch.withUnsafeMutableBufferPointer { sp in
+                                kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
+                            }
+                        }
+                    }
+                    let scale = expected.map { abs($0) }.max() ?? 1
+                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                    XCTAssertLessThan(diff, 1e-4 * max(1, scale), "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) threads \(threads)")
+                }
+            }
+        }
+    }
 }
