@@ -48,6 +48,9 @@ public final class InferenceSession {
     public var runtimeNodeCount: Int { plan.runtimeNodeCount }
     /// Op types executed per run, in order (fused nodes appear once).
     public var runtimeOpTypes: [String] { plan.opTypes }
+    /// Floating-point operations of one `run` on the whole batch: 2 · multiply-accumulates of
+    /// every Conv, Gemm and MatMul, counted for the direct algorithm (for GFLOP/s figures).
+    public var flopsPerRun: Int { plan.flops }
     /// Floats held in activation buffers (excluding weights).
     public var bufferFloats: Int { plan.capacities.reduce(0, +) + plan.scratchCount }
 

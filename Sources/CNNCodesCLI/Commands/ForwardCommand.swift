@@ -16,7 +16,9 @@ struct ForwardCommand: ParsableCommand {
             --layer the model's first output is written.
 
             --benchmark runs the model repeatedly on seeded random input of --batch images for \
-            --seconds and prints images per second.
+            --seconds and prints images per second, then the work per image (2 x the \
+            multiply-accumulates of every Conv, Gemm and MatMul, counted for the direct \
+            algorithm) and the GFLOP/s achieved.
 
             Examples:
               cnncodes forward model.onnx --input x.npy --layer /_avg_pooling/GlobalAveragePool_output_0 --output codes.npy
@@ -25,7 +27,7 @@ struct ForwardCommand: ParsableCommand {
     )
 
     @Argument(help: "The ONNX model file.")
-    var model: String
+    var model: String?
 
     @Option(help: "Input batch as .npy (float32, the model's input layout).")
     var input: String?
@@ -48,8 +50,17 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "Seconds to run --benchmark for.")
     var seconds: Double = 10
 
+    /// The machine's reference figure for GFLOP/s percentages (hidden; benchmarks/forward).
+    @Flag(help: .hidden)
+    var sgemmPeak = false
+
     func validate() throws {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        if sgemmPeak {
+            guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+            return
+        }
+        guard model != nil else { throw ValidationError("Missing expected argument '<model>'") }
         if benchmark {
             guard batch > 0, seconds > 0 else { throw ValidationError("--batch and --seconds must be positive") }
         } else {
@@ -59,12 +70,14 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        try ModelCommandError.naming(model) { try forward() }
+        if sgemmPeak { return measureSgemmPeak() }
+        guard let model else { return }
+        try ModelCommandError.naming(model) { try forward(model) }
     }
 
-    private func forward() throws {
+    private func forward(_ model: String) throws {
         let onnx = try ONNXModel(contentsOf: URL(fileURLWithPath: model))
-        if benchmark { return try runBenchmark(onnx) }
+        if benchmark { return try runBenchmark(onnx, model: model) }
         guard let input, let output else { return }
         let x = try NPY.read(URL(fileURLWithPath: input))
         let names = layers.isEmpty ? [onnx.outputs.first?.name ?? ""] : layers
@@ -86,7 +99,7 @@ struct ForwardCommand: ParsableCommand {
         return output.deletingLastPathComponent().appendingPathComponent("\(stem).\(safe).npy")
     }
 
-    private func runBenchmark(_ onnx: ONNXModel) throws {
+    private func runBenchmark(_ onnx: ONNXModel, model: String) throws {
         let shape = onnx.inputShape(batch: batch)
         let count = shape.reduce(1, *)
         // Seeded standard-normal input (SplitMix64 + Box–Muller): the same numbers every run.
@@ -111,6 +124,41 @@ struct ForwardCommand: ParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(start)
         let name = URL(fileURLWithPath: model).lastPathComponent
-        print(String(format: "cnncodes %@ batch=%d threads=%d isa=%@: %.2f images/s", name, shape[0], threads, InstructionSet.name, Double(images) / elapsed))
+        let rate = Double(images) / elapsed
+        print(String(format: "cnncodes %@ batch=%d threads=%d isa=%@: %.2f images/s", name, shape[0], threads, InstructionSet.name, rate))
+        let flopsPerImage = Double(session.flopsPerRun) / Double(shape[0])
+        print(String(format: "flops: %.3f GFLOP/image, %.1f GFLOP/s", flopsPerImage / 1e9, flopsPerImage * rate / 1e9))
+    }
+
+    /// OpenBLAS sgemm on 4096×4096 matrices with --threads threads, repeated for --seconds
+    /// (at least 3 calls after a warm-up): the machine's attainable GFLOP/s, the yardstick the
+    /// forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak: X GFLOP/s`.
+    private func measureSgemmPeak() {
+        let n = 4096
+        let a = (0..<(n * n)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
+        let b = (0..<(n * n)).map { Float(($0 * 104_729) % 1000) / 1000 - 0.5 }
+        var c = [Float](repeating: 0, count: n * n)
+        let previous = BLAS.threads
+        BLAS.setThreads(threads)
+        defer { BLAS.setThreads(previous) }
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    func call() {
+                        BLAS.sgemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                    }
+                    call()
+                    var calls = 0
+                    let start = Date()
+                    while calls < 3 || Date().timeIntervalSince(start) < seconds {
+                        call()
+                        calls += 1
+                    }
+                    let elapsed = Date().timeIntervalSince(start)
+                    let gflops = 2 * Double(n) * Double(n) * Double(n) * Double(calls) / elapsed / 1e9
+                    print(String(format: "sgemm-peak %dx%dx%d threads=%d: %.1f GFLOP/s", n, n, n, threads, gflops))
+                }
+            }
+        }
     }
 }

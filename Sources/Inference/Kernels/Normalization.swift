@@ -120,23 +120,37 @@ final class LRNKernel: Kernel {
         self.op = op; batch = shape[0]; channels = shape[1]; inner = shape[2...].reduce(1, *)
     }
 
+    /// y[c] = x[c] / (bias + alpha/size · Σ_{k in window(c)} x[k]²)^beta, plane by plane: for
+    /// each output channel the window's squares are summed into y's plane (contiguous,
+    /// vectorized passes), then the plane is scaled in place. Channels are split across
+    /// threads. beta = 0.75 (AlexNet, GoogLeNet, ZFNet) uses t^−0.75 = 1/(√t·√√t), which
+    /// vectorizes, instead of a powf call per element (profiled: 10–16 % of Inception v1 and
+    /// AlexNet were LRN and powf, walking channels with a stride of one plane).
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
         let (channels, inner) = (self.channels, self.inner)
         let before = (op.size - 1) / 2, after = op.size - 1 - before
         let scale = op.alpha / Float(op.size), beta = op.beta, bias = op.bias
-        // Split each image's spatial positions across threads; per position walk the channels.
-        Parallel.forEachChunk(batch * inner, work: batch * inner * channels * 4) { range in
-            for flat in range {
-                let n = flat / inner, s = flat % inner
-                let base = n * channels * inner + s
-                for c in 0..<channels {
-                    var sum: Float = 0
-                    for k in max(0, c - before)...min(channels - 1, c + after) {
-                        let v = x[base + k * inner]; sum += v * v
+        Parallel.forEachChunk(batch * channels, work: batch * channels * inner * op.size) { range in
+            for plane in range {
+                let n = plane / channels, c = plane % channels
+                let image = x + n * channels * inner
+                let out = y + plane * inner
+                let xc = image + c * inner
+                out.update(repeating: 0, count: inner)
+                for k in max(0, c - before)...min(channels - 1, c + after) {
+                    let xk = image + k * inner
+                    for i in 0..<inner { out[i] += xk[i] * xk[i] }
+                }
+                if beta == 0.75 {
+                    for i in 0..<inner {
+                        let t = bias + scale * out[i]
+                        let r = t.squareRoot()
+                        out[i] = xc[i] / (r * r.squareRoot())
                     }
-                    y[base + c * inner] = x[base + c * inner] / Foundation.pow(bias + scale * sum, beta)
+                } else {
+                    for i in 0..<inner { out[i] = xc[i] / Foundation.pow(bias + scale * out[i], beta) }
                 }
             }
         }

@@ -73,21 +73,112 @@ final class PoolKernel: Kernel {
     /// counted there, as ONNX Runtime does). The clamped ranges are computed per output row
     /// and column up front, so the inner loops carry no bounds checks.
     func pool(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let w = self.w, kind = self.kind, includePad = countIncludePad
+        let rowsY = PoolKernel.ranges(
+            out: w.outH, stride: w.strideH, pad: w.padTop, dilation: w.dilationH, kernel: w.kernelH, size: w.inH, padEnd: w.padBottom)
+        let colsX = PoolKernel.ranges(
+            out: w.outW, stride: w.strideW, pad: w.padLeft, dilation: w.dilationW, kernel: w.kernelW, size: w.inW, padEnd: w.padRight)
+        if w.dilationH == 1 && w.dilationW == 1 {
+            poolByRows(x, y, rowsY: rowsY, colsX: colsX)
+        } else {
+            poolByTaps(x, y, rowsY: rowsY, colsX: colsX)
+        }
+    }
+
+    /// Per output (row or column) index: (first tap inside the input, end of the taps inside,
+    /// end of the taps inside the padded extent).
+    static func ranges(out: Int, stride: Int, pad: Int, dilation: Int, kernel: Int, size: Int, padEnd: Int) -> [(Int, Int, Int)] {
+        (0..<out).map { o in
+            let start = o * stride - pad
+            func count(below limit: Int) -> Int {  // taps k >= 0 with start + k·dilation < limit
+                limit - start <= 0 ? 0 : min(kernel, (limit - start + dilation - 1) / dilation)
+            }
+            let lo = start >= 0 ? 0 : min(kernel, (-start + dilation - 1) / dilation)
+            return (lo, max(lo, count(below: size)), count(below: size + padEnd))
+        }
+    }
+
+    /// Undilated windows, separably: per output row, the kernelH input rows are first reduced
+    /// column by column (max or sum) into a row buffer — contiguous, vectorized passes — then
+    /// each output reduces kernelW neighbours of that buffer. Buffer index j holds input column
+    /// j − padLeft; columns outside the input keep the reduction's identity (−∞ or 0), so the
+    /// horizontal pass needs no bounds. Profiled: the tap-by-tap loop took 17–20 % of
+    /// SqueezeNet and Inception v1 at batch 1.
+    private func poolByRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rowsY: [(Int, Int, Int)], colsX: [(Int, Int, Int)]) {
+        let w = self.w, isMax = kind == .max, includePad = countIncludePad
         let inPlane = w.inH * w.inW, outPlane = w.outH * w.outW
-        /// (first tap inside, end of taps inside, end of taps inside the padded extent).
-        func ranges(out: Int, stride: Int, pad: Int, dilation: Int, kernel: Int, size: Int, padEnd: Int) -> [(Int, Int, Int)] {
-            (0..<out).map { o in
-                let start = o * stride - pad
-                func count(below limit: Int) -> Int {  // taps k >= 0 with start + k·dilation < limit
-                    limit - start <= 0 ? 0 : min(kernel, (limit - start + dilation - 1) / dilation)
+        let (kW, sW, outW) = (w.kernelW, w.strideW, w.outW)
+        let rowLength = (outW - 1) * sW + kW
+        let jLo = min(rowLength, w.padLeft), jHi = max(jLo, min(rowLength, w.padLeft + w.inW))
+        let identity: Float = isMax ? -.infinity : 0
+        // Average divisors per output column for a full set of rows are (rows counted) × this.
+        let columnCounts = colsX.map { includePad ? $0.2 : $0.1 - $0.0 }
+        Parallel.forEachChunk(planes, work: planes * outPlane * w.kernelH * kW) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: rowLength) { buffer in
+                guard let r = buffer.baseAddress else { return }
+                r.initialize(repeating: identity, count: rowLength)
+                for p in range {
+                    let src = x + p * inPlane
+                    let dst = y + p * outPlane
+                    for oy in 0..<w.outH {
+                        let (kyLo, kyHi, kyPad) = rowsY[oy]
+                        let y0 = oy * w.strideH - w.padTop
+                        let inside = r + jLo, count = jHi - jLo
+                        if kyLo >= kyHi {
+                            inside.update(repeating: identity, count: count)
+                        } else {
+                            let first = src + (y0 + kyLo) * w.inW + (jLo - w.padLeft)
+                            inside.update(from: first, count: count)
+                            for ky in (kyLo + 1)..<max(kyLo + 1, kyHi) {
+                                let row = src + (y0 + ky) * w.inW + (jLo - w.padLeft)
+                                if isMax {
+                                    for j in 0..<count { let v = row[j]; inside[j] = v > inside[j] ? v : inside[j] }
+                                } else {
+                                    for j in 0..<count { inside[j] += row[j] }
+                                }
+                            }
+                        }
+                        let out = dst + oy * outW
+                        if isMax {
+                            PoolKernel.maxAcross(r, out, kernel: kW, stride: sW, count: outW)
+                        } else {
+                            let rows = includePad ? kyPad : kyHi - kyLo
+                            for ox in 0..<outW {
+                                var sum: Float = 0
+                                let base = r + ox * sW
+                                for kx in 0..<kW { sum += base[kx] }
+                                let divisor = rows * columnCounts[ox]
+                                out[ox] = divisor > 0 ? sum / Float(divisor) : 0
+                            }
+                        }
+                    }
                 }
-                let lo = start >= 0 ? 0 : min(kernel, (-start + dilation - 1) / dilation)
-                return (lo, max(lo, count(below: size)), count(below: size + padEnd))
             }
         }
-        let rowsY = ranges(out: w.outH, stride: w.strideH, pad: w.padTop, dilation: w.dilationH, kernel: w.kernelH, size: w.inH, padEnd: w.padBottom)
-        let colsX = ranges(out: w.outW, stride: w.strideW, pad: w.padLeft, dilation: w.dilationW, kernel: w.kernelW, size: w.inW, padEnd: w.padRight)
+    }
+
+    /// out[ox] = max over kx < kernel of r[ox·stride + kx], with the common 3×s1, 3×s2 and
+    /// 2×s2 windows unrolled.
+    @inline(__always)
+    static func maxAcross(_ r: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, kernel: Int, stride: Int, count: Int) {
+        @inline(__always) func mx(_ a: Float, _ b: Float) -> Float { b > a ? b : a }
+        switch (kernel, stride) {
+        case (3, 1): for ox in 0..<count { out[ox] = mx(mx(r[ox], r[ox + 1]), r[ox + 2]) }
+        case (3, 2): for ox in 0..<count { out[ox] = mx(mx(r[2 * ox], r[2 * ox + 1]), r[2 * ox + 2]) }
+        case (2, 2): for ox in 0..<count { out[ox] = mx(r[2 * ox], r[2 * ox + 1]) }
+        default:
+            for ox in 0..<count {
+                let base = r + ox * stride
+                var best = base[0]
+                for kx in 1..<max(1, kernel) { best = mx(best, base[kx]) }
+                out[ox] = best
+            }
+        }
+    }
+
+    /// The general loop (dilated windows): every output walks its clamped taps.
+    private func poolByTaps(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rowsY: [(Int, Int, Int)], colsX: [(Int, Int, Int)]) {
+        let w = self.w, kind = self.kind, includePad = countIncludePad
+        let inPlane = w.inH * w.inW, outPlane = w.outH * w.outW
         Parallel.forEachChunk(planes, work: planes * outPlane * w.kernelH * w.kernelW) { range in
             for p in range {
                 let src = x + p * inPlane

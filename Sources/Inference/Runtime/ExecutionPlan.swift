@@ -25,6 +25,8 @@ final class ExecutionPlan {
     /// How many graph nodes remain after pruning and folding (for tests and `inspect`).
     let runtimeNodeCount: Int
     let opTypes: [String]
+    /// Floating-point operations of one run (2 · MACs of Conv/Gemm/MatMul; `FLOPCount`).
+    let flops: Int
 
     init(graph: Graph, inputShape: [Int], outputs requested: [String]) throws {
         let nodes = try graph.nodesNeeded(for: requested)
@@ -38,6 +40,7 @@ final class ExecutionPlan {
         program.optimize()
         runtimeNodeCount = program.steps.count
         opTypes = program.steps.map { $0.node.opType }
+        flops = FLOPCount.forward(program)
 
         guard let inputName = graph.inputs.first?.name else { throw InferenceError.malformed(path: "<graph>", reason: "no input") }
         // Alias groups: a view's output lives in its input's buffer.

@@ -8,7 +8,8 @@ extension Parallel {
     /// then compete for the two cores with the engine's own threads (depthwise, pooling,
     /// epilogues); one threading model for everything avoids that.
     ///
-    /// Rows of C (output channels of a convolution) are split when there are at least 8 per
+    /// A single row of C (m = 1) goes to sgemv instead, columns split across threads.
+    /// Otherwise rows of C (output channels of a convolution) are split when there are at least 8 per
     /// thread, else columns (batch-1 fully connected layers). Each part packs its own panels,
     /// so a row split repacks B in every part; splitting columns instead when N > M (VGG's
     /// first layers) measured no faster (0.70 vs 0.73 images/s), so rows it is. `rowEpilogue`
@@ -20,6 +21,24 @@ extension Parallel {
         c: UnsafeMutablePointer<Float>, ldc: Int, rowEpilogue: ((Range<Int>) -> Void)? = nil
     ) {
         let t = threads
+        if m == 1 && (!transA || lda == 1) {
+            // A row vector (batch-1 fully connected layer): sgemm would pack all of B (the
+            // weights, read once anyway) into panels first — profiled as 29 % of AlexNet in
+            // sgemm_incopy. sgemv streams B once instead, split over output columns.
+            Parallel.forEachChunk(n, work: n * k) { cols in
+                // beta = 0 must overwrite whatever the buffer held (even NaN), as sgemm does.
+                if beta == 0 { (c + cols.lowerBound).update(repeating: 0, count: cols.count) }
+                if transB {  // B is N×K: c[j] = alpha · B[j, :] · a + beta · c[j]
+                    BLAS.sgemv(m: cols.count, n: k, alpha: alpha, a: b + cols.lowerBound * ldb, lda: ldb, x: a, beta: beta,
+                               y: c + cols.lowerBound)
+                } else {  // B is K×N: c[cols] = alpha · B[:, cols]ᵀ · a + beta · c[cols]
+                    BLAS.sgemv(transA: true, m: k, n: cols.count, alpha: alpha, a: b + cols.lowerBound, lda: ldb, x: a, beta: beta,
+                               y: c + cols.lowerBound)
+                }
+            }
+            rowEpilogue?(0..<1)
+            return
+        }
         // Below ~2 MFLOP a split costs more in dispatch than it saves.
         if t <= 1 || m * n * k < 1 << 20 {
             BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,

@@ -1,0 +1,194 @@
+#include "ck_winograd.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CK_X86 1
+#endif
+
+// ---- portable: one tile at a time --------------------------------------------------------
+
+/// r0..r3: column 2·tx of the tile's four strip rows; out: tile t of plane ξ = 0.
+static inline void input_tile(const float *r0, const float *r1, const float *r2, const float *r3, float *out, long s) {
+    float a[4][4];  // Bᵀ d: rows combined, per column j
+    for (int j = 0; j < 4; j++) {
+        a[0][j] = r0[j] - r2[j];
+        a[1][j] = r1[j] + r2[j];
+        a[2][j] = r2[j] - r1[j];
+        a[3][j] = r1[j] - r3[j];
+    }
+    for (int i = 0; i < 4; i++) {  // (Bᵀ d) B: columns combined, per row i; ξ = 4i + j
+        float *o = out + 4 * i * s;
+        o[0] = a[i][0] - a[i][2];
+        o[s] = a[i][1] + a[i][2];
+        o[2 * s] = a[i][2] - a[i][1];
+        o[3 * s] = a[i][1] - a[i][3];
+    }
+}
+
+static inline float clamp(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/// Aᵀ P A for the tile whose ξ = 0 product is at q, plus bias: (row 0 col 0, r0 c1, r1 c0, r1 c1).
+static inline void output_tile(const float *q, long s, float bias, float out[4]) {
+#define AT(x) q[(long)(x) * s]
+    float s00 = AT(0) + AT(4) + AT(8), s01 = AT(1) + AT(5) + AT(9);
+    float s02 = AT(2) + AT(6) + AT(10), s03 = AT(3) + AT(7) + AT(11);
+    float s10 = AT(4) - AT(8) - AT(12), s11 = AT(5) - AT(9) - AT(13);
+    float s12 = AT(6) - AT(10) - AT(14), s13 = AT(7) - AT(11) - AT(15);
+#undef AT
+    out[0] = s00 + s01 + s02 + bias;
+    out[1] = s01 - s02 - s03 + bias;
+    out[2] = s10 + s11 + s12 + bias;
+    out[3] = s11 - s12 - s13 + bias;
+}
+
+/// Tiles tx0 ..< tiles_w of tile row ty, one at a time.
+static void input_row_portable(const float *strip, int ty, int tx0, int tw, float *v, long s) {
+    const int sw = 2 * tw + 2;
+    const float *r0 = strip + 2 * ty * sw, *r1 = r0 + sw, *r2 = r1 + sw, *r3 = r2 + sw;
+    for (int tx = tx0; tx < tw; tx++) {
+        int k = 2 * tx;
+        input_tile(r0 + k, r1 + k, r2 + k, r3 + k, v + ty * tw + tx, s);
+    }
+}
+
+static void output_row_portable(const float *p, long s, int ty, int tx0, int tw, float *y, int out_w, int out_rows,
+                                float bias, float lo, float hi) {
+    const int oy = 2 * ty;
+    const int second = oy + 1 < out_rows;
+    float *row0 = y + (long)oy * out_w, *row1 = row0 + out_w;
+    for (int tx = tx0; tx < tw; tx++) {
+        float o[4];
+        output_tile(p + ty * tw + tx, s, bias, o);
+        int ox = 2 * tx;
+        row0[ox] = clamp(o[0], lo, hi);
+        if (ox + 1 < out_w) row0[ox + 1] = clamp(o[1], lo, hi);
+        if (second) {
+            row1[ox] = clamp(o[2], lo, hi);
+            if (ox + 1 < out_w) row1[ox + 1] = clamp(o[3], lo, hi);
+        }
+    }
+}
+
+// ---- AVX2: 8 tiles per vector ------------------------------------------------------------
+#ifdef CK_X86
+/// (p[0], p[2], …, p[14]) and (p[1], p[3], …, p[15]): columns j and j+1 of 8 tiles 2 apart.
+__attribute__((target("avx2,fma"))) static inline void deinterleave(const float *p, __m256 *even, __m256 *odd) {
+    __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+    // Per 128-bit lane [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then 64-bit blocks reordered 0,2,1,3.
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+}
+
+/// 8 tiles tx ..< tx + 8 of tile row ty. The block reads strip columns up to 2·tx + 17 ≤
+/// 2·tiles_w + 1, inside the strip row.
+__attribute__((target("avx2,fma"))) static inline void input_block_avx2(const float *const r[4], int ty, int tx, int tw,
+                                                                        float *v, long s) {
+    const int k = 2 * tx;
+    __m256 d[4][4];  // d[row][column j] for 8 tiles
+    for (int i = 0; i < 4; i++) {
+        deinterleave(r[i] + k, &d[i][0], &d[i][1]);
+        deinterleave(r[i] + k + 2, &d[i][2], &d[i][3]);
+    }
+    __m256 a[4][4];
+    for (int j = 0; j < 4; j++) {
+        a[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
+        a[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
+        a[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
+        a[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+    }
+    float *out = v + ty * tw + tx;
+    for (int i = 0; i < 4; i++) {
+        float *o = out + 4 * i * s;
+        _mm256_storeu_ps(o, _mm256_sub_ps(a[i][0], a[i][2]));
+        _mm256_storeu_ps(o + s, _mm256_add_ps(a[i][1], a[i][2]));
+        _mm256_storeu_ps(o + 2 * s, _mm256_sub_ps(a[i][2], a[i][1]));
+        _mm256_storeu_ps(o + 3 * s, _mm256_sub_ps(a[i][1], a[i][3]));
+    }
+}
+
+/// Every tile of tile row ty when tiles_w ≥ 8 (returns tiles_w), else none (returns 0). A
+/// ragged end is done as one more block overlapping the previous one: tiles are independent,
+/// so recomputing a few writes the same values (profiled: the scalar tail was ~40 % of the
+/// transform time on VGG's 14×14 and 28×28 layers).
+__attribute__((target("avx2,fma"))) static int input_row_avx2(const float *strip, int ty, int tw, float *v, long s) {
+    if (tw < 8) return 0;
+    const int sw = 2 * tw + 2;
+    const float *r[4];
+    r[0] = strip + 2 * ty * sw;
+    for (int i = 1; i < 4; i++) r[i] = r[i - 1] + sw;
+    int tx = 0;
+    for (; tx + 8 <= tw; tx += 8) input_block_avx2(r, ty, tx, tw, v, s);
+    if (tx < tw) input_block_avx2(r, ty, tw - 8, tw, v, s);
+    return tw;
+}
+
+/// Full tiles (both columns inside) of a tile row whose both output rows are inside, 8 at a
+/// time, a ragged end as one more overlapping block; returns how many were done (0 when
+/// fewer than 8).
+__attribute__((target("avx2,fma"))) static int output_row_avx2(const float *p, long s, int ty, int tw, float *y, int out_w,
+                                                               float bias, float lo, float hi) {
+    const int full = out_w / 2;
+    float *row0 = y + (long)(2 * ty) * out_w, *row1 = row0 + out_w;
+    const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    if (full < 8) return 0;
+    for (int block = 0; block < full; block += 8) {
+        const int tx = block + 8 <= full ? block : full - 8;
+        const float *q = p + ty * tw + tx;
+#define AT(x) _mm256_loadu_ps(q + (long)(x) * s)
+        __m256 s00 = _mm256_add_ps(_mm256_add_ps(AT(0), AT(4)), AT(8));
+        __m256 s01 = _mm256_add_ps(_mm256_add_ps(AT(1), AT(5)), AT(9));
+        __m256 s02 = _mm256_add_ps(_mm256_add_ps(AT(2), AT(6)), AT(10));
+        __m256 s03 = _mm256_add_ps(_mm256_add_ps(AT(3), AT(7)), AT(11));
+        __m256 s10 = _mm256_sub_ps(_mm256_sub_ps(AT(4), AT(8)), AT(12));
+        __m256 s11 = _mm256_sub_ps(_mm256_sub_ps(AT(5), AT(9)), AT(13));
+        __m256 s12 = _mm256_sub_ps(_mm256_sub_ps(AT(6), AT(10)), AT(14));
+        __m256 s13 = _mm256_sub_ps(_mm256_sub_ps(AT(7), AT(11)), AT(15));
+#undef AT
+        // Same association as the portable path: ((a + b) + c) + bias.
+        __m256 v0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s00, s01), s02), vb);
+        __m256 v1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s01, s02), s03), vb);
+        __m256 v2 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s10, s11), s12), vb);
+        __m256 v3 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s11, s12), s13), vb);
+        v0 = _mm256_min_ps(_mm256_max_ps(v0, vlo), vhi);
+        v1 = _mm256_min_ps(_mm256_max_ps(v1, vlo), vhi);
+        v2 = _mm256_min_ps(_mm256_max_ps(v2, vlo), vhi);
+        v3 = _mm256_min_ps(_mm256_max_ps(v3, vlo), vhi);
+        // Interleave columns: row0 = v0[0] v1[0] v0[1] v1[1] … (16 floats).
+        __m256 l0 = _mm256_unpacklo_ps(v0, v1), h0 = _mm256_unpackhi_ps(v0, v1);
+        __m256 l1 = _mm256_unpacklo_ps(v2, v3), h1 = _mm256_unpackhi_ps(v2, v3);
+        float *o0 = row0 + 2 * tx, *o1 = row1 + 2 * tx;
+        _mm256_storeu_ps(o0, _mm256_permute2f128_ps(l0, h0, 0x20));
+        _mm256_storeu_ps(o0 + 8, _mm256_permute2f128_ps(l0, h0, 0x31));
+        _mm256_storeu_ps(o1, _mm256_permute2f128_ps(l1, h1, 0x20));
+        _mm256_storeu_ps(o1 + 8, _mm256_permute2f128_ps(l1, h1, 0x31));
+    }
+    return full;
+}
+#endif
+
+// ---- entry points ------------------------------------------------------------------------
+
+void ck_wino2_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2) {
+    for (int ty = 0; ty < rows; ty++) {
+        int done = 0;
+#ifdef CK_X86
+        if (avx2) done = input_row_avx2(strip, ty, tiles_w, v, plane_stride);
+#else
+        (void)avx2;
+#endif
+        input_row_portable(strip, ty, done, tiles_w, v, plane_stride);
+    }
+}
+
+void ck_wino2_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
+                     float bias, float lo, float hi, int avx2) {
+    for (int ty = 0; ty < rows && 2 * ty < out_rows; ty++) {
+        int done = 0;
+#ifdef CK_X86
+        if (avx2 && 2 * ty + 1 < out_rows) done = output_row_avx2(p, plane_stride, ty, tiles_w, y, out_w, bias, lo, hi);
+#else
+        (void)avx2;
+#endif
+        output_row_portable(p, plane_stride, ty, done, tiles_w, y, out_w, out_rows, bias, lo, hi);
+    }
+}

@@ -1,0 +1,161 @@
+@testable import Inference
+import XCTest
+
+/// The batch-1 fast paths (sgemv for row-vector GEMMs, separable pooling, plane-wise LRN)
+/// against plain references, single- and multi-threaded.
+final class EngineKernelTests: XCTestCase {
+    var state: UInt64 = 987_654_321
+    func random() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
+    }
+    func randoms(_ n: Int) -> [Float] { (0..<n).map { _ in random() } }
+
+    override func tearDown() { Parallel.threads = 1 }
+
+    /// Gemm with M = 1 (a fully connected layer at batch 1) takes the sgemv path, split over
+    /// output columns; it must equal the triple-loop reference for every transposition, with
+    /// and without C.
+    func testRowVectorGemmMatchesReference() throws {
+        let (m, n, k) = (1, 301, 257)  // n·k above the threading threshold, odd split
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+                for withC in [false, true] {
+                    let node = Node(
+                        name: "g", opType: "Gemm", domain: "", inputs: withC ? ["a", "b", "c"] : ["a", "b"], outputs: ["y"],
+                        attributes: ["transA": .int(transA ? 1 : 0), "transB": .int(transB ? 1 : 0), "alpha": .float(0.7), "beta": .float(-1.5)],
+                        opset: 13)
+                    let op = try GemmOp(node: node)
+                    let a = HostTensor(shape: transA ? [k, m] : [m, k], floats: randoms(m * k))
+                    let b = HostTensor(shape: transB ? [n, k] : [k, n], floats: randoms(k * n))
+                    let c = HostTensor(shape: [n], floats: randoms(n))
+                    let ref = try op.evaluate(withC ? [a, b, c] : [a, b])[0]
+                    let infos = [ValueInfo(shape: a.shape), ValueInfo(constant: b)] + (withC ? [ValueInfo(constant: c)] : [])
+                    let kernel = try op.makeKernel(infos, outputs: try op.infer(infos))
+                    var y = [Float](repeating: .nan, count: m * n)  // NaN: beta = 0 must overwrite it
+                    var scratch: Float = 0
+                    a.floats.withUnsafeBufferPointer { ap in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            kernel.run(inputs: [ap.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: &scratch)
+                        }
+                    }
+                    let diff = zip(y, ref.floats).map { abs($0 - $1) }.max() ?? .nan
+                    XCTAssertLessThan(diff, 1e-4, "transA \(transA) transB \(transB) C \(withC) threads \(threads)")
+                }
+            }
+        }
+    }
+
+    /// Separable (row-buffer) pooling equals the bounds-checking reference on the windows of
+    /// real networks (3×3 s1 p1 of Inception, 3×3 s2 ceil of SqueezeNet, 2×2 s2 of DenseNet,
+    /// global-sized 7×7) and odd ones, on planes large enough to be split across threads.
+    func testSeparablePoolingMatchesReference() throws {
+        let cases: [(kernel: [Int], strides: [Int], pads: [Int], ceil: Bool)] = [
+            ([3, 3], [1, 1], [1, 1, 1, 1], false),
+            ([3, 3], [2, 2], [0, 0, 0, 0], true),
+            ([2, 2], [2, 2], [0, 0, 0, 0], false),
+            ([7, 7], [1, 1], [0, 0, 0, 0], false),
+            ([5, 4], [3, 2], [2, 0, 1, 3], true),
+            ([3, 3], [2, 2], [1, 1, 1, 1], false),
+        ]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (kernel, strides, pads, ceil) in cases {
+                let node = Node(
+                    name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
+                    attributes: ["strides": .ints(strides.map(Int64.init)), "pads": .ints(pads.map(Int64.init))], opset: 13)
+                let window = try Window(node: node, kernel: kernel, inH: 17, inW: 15, ceilMode: ceil)
+                let planes = 40
+                let x = randoms(planes * 17 * 15)
+                for kind in [PoolOp.Kind.max, .average] {
+                    for includePad in [false, true] {
+                        let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
+                        var y = [Float](repeating: .nan, count: expected.count)
+                        x.withUnsafeBufferPointer { xp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
+                                    .pool(xp.baseAddress!, yp.baseAddress!)
+                            }
+                        }
+                        let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                        XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) s\(strides) p\(pads) ceil \(ceil) includePad \(includePad) threads \(threads)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// LRN against its formula in Double, for the beta = 0.75 fast path and a general beta,
+    /// odd and even window sizes, threads 1 and 2.
+    func testLRNMatchesFormula() throws {
+        let shape = [2, 11, 9, 13]
+        let (batch, channels, inner) = (shape[0], shape[1], shape[2] * shape[3])
+        let x = randoms(shape.reduce(1, *)).map { $0 * 3 }
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (size, beta) in [(5, Float(0.75)), (4, 0.6), (1, 0.75)] {
+                let (alpha, bias): (Float, Float) = (0.3, 1.5)
+                let node = Node(
+                    name: "l", opType: "LRN", domain: "", inputs: ["x"], outputs: ["y"],
+                    attributes: ["size": .int(Int64(size)), "alpha": .float(alpha), "beta": .float(beta), "bias": .float(bias)], opset: 13)
+                let y = try LRNOp(node: node).evaluate([HostTensor(shape: shape, floats: x)])[0].floats
+                let before = (size - 1) / 2, after = size - 1 - before
+                var worst = 0.0
+                for n in 0..<batch {
+                    for c in 0..<channels {
+                        for s in 0..<inner {
+                            var sum = 0.0
+                            for k in max(0, c - before)...min(channels - 1, c + after) {
+                                let v = Double(x[(n * channels + k) * inner + s]); sum += v * v
+                            }
+                            let i = (n * channels + c) * inner + s
+                            let expected = Double(x[i]) / Foundation.pow(Double(bias) + Double(alpha) / Double(size) * sum, Double(beta))
+                            worst = max(worst, abs(Double(y[i]) - expected) / max(1, abs(expected)))
+                        }
+                    }
+                }
+                XCTAssertLessThan(worst, 1e-6, "size \(size) beta \(beta) threads \(threads)")
+            }
+        }
+    }
+    /// The C Winograd transforms, AVX2 and portable paths, equal `ConvReference` within 1e-4
+    /// of the output's magnitude: widths with whole 8-tile vectors plus a tail, odd output
+    /// sizes (a tile's last row/column dropped), bands, every activation kind.
+    func testWinogradTransformsBothPathsMatchReference() throws {
+        let cases: [(input: [Int], weights: [Int], pads: [Int64], band: Int?, activation: Activation)] = [
+            ([1, 16, 37, 41], [16, 16, 3, 3], [1, 1, 1, 1], nil, .relu),
+            ([1, 16, 37, 41], [20, 16, 3, 3], [0, 2, 1, 0], 3, .clip(min: -0.5, max: 0.5)),
+            ([2, 17, 20, 35], [16, 17, 3, 3], [1, 1, 1, 1], 2, .leakyRelu(alpha: 0.1)),
+            ([1, 16, 34, 34], [16, 16, 3, 3], [1, 1, 1, 1], 1, .none),
+        ]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            // The AVX2 path only where the CPU runs it (InstructionSet says so).
+            for avx2 in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
+                for (input, weights, pads, band, activation) in cases {
+                    let node = Node(name: "c", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: ["pads": .ints(pads)], opset: 13)
+                    var op = try ConvOp(node: node)
+                    op.activation = activation
+                    let g = try op.geometry(input: input, weights: weights)
+                    XCTAssertTrue(WinogradConvKernel.applies(to: g))
+                    let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
+                    let expected = activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
+                    let kernel = WinogradConvKernel(geometry: g, weights: w, bias: b, activation: activation, bandTileRows: band, avx2: avx2)
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            scratch.withUnsafeMutableBufferPointer { sp in
+                                kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
+                            }
+                        }
+                    }
+                    let scale = expected.map { abs($0) }.max() ?? 1
+                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                    XCTAssertLessThan(diff, 1e-4 * max(1, scale), "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) threads \(threads)")
+                }
+            }
+        }
+    }
+}
