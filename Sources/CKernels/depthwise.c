@@ -3,8 +3,9 @@
 // columns with all kH·kW taps accumulated in registers, bias as the initial value and the
 // activation applied on the store: one write per output, no accumulator plane, no second pass.
 //
-// Rows of the kernel that fall entirely into the top/bottom padding are skipped (on 7×7
-// planes with 5×5 kernels that is 16 of 35 row taps).
+// The portable path skips kernel rows that fall entirely into the top/bottom padding; the
+// AVX2 path reads those zero rows instead, so that several output rows can share one loop
+// (independent accumulators; see block_avx2).
 #include "ck_depthwise.h"
 #include "ck_cpu.h"
 
@@ -99,52 +100,65 @@ CK_INLINE_AVX2 __m256 activate8(__m256 v, ck_activation a) {
 /// Lane masks for the last, partial vector of a row: load at (8 − n) for n valid lanes.
 static const int tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-/// One plane at horizontal stride S: blocks of 32 columns (4 accumulators, one weight
-/// broadcast feeds 4 FMAs), then of 8, the last one stored under a mask.
+/// R output rows × V vectors of 8 columns starting at (oy, ox), at horizontal stride S, all
+/// kH·kW taps (rows in the top/bottom padding read zeros). R·V independent accumulators: one
+/// chain of dependent FMAs (4-cycle latency) would leave the FMA units idle 7/8 of the time.
+/// The last vector may be partial: `last` lanes (1…8) are stored.
+CK_INLINE_AVX2 void block_avx2(const float *pad, int pw, const float *wc, __m256 vb, float *out, int ow, int oy, int ox,
+                               int sh, int kh, int kw, int dh, int dw, ck_activation act, int last, const int R,
+                               const int V, const int S) {
+    __m256 acc[8][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = vb;
+    for (int ky = 0; ky < kh; ky++) {
+        const float *row = pad + (size_t)(oy * sh + ky * dh) * pw + ox * S;
+        for (int kx = 0; kx < kw; kx++) {
+            const __m256 wv = _mm256_broadcast_ss(wc + ky * kw + kx);
+            const float *p = row + kx * dw;
+            for (int r = 0; r < R; r++)
+                for (int v = 0; v < V; v++)
+                    acc[r][v] = _mm256_fmadd_ps(wv, load_strided(p + (size_t)r * sh * pw + v * 8 * S, S), acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float *o = out + (size_t)(oy + r) * ow + ox;
+        for (int v = 0; v < V - 1; v++) _mm256_storeu_ps(o + 8 * v, activate8(acc[r][v], act));
+        __m256 a = activate8(acc[r][V - 1], act);
+        if (last == 8) {
+            _mm256_storeu_ps(o + 8 * (V - 1), a);
+        } else {
+            __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - last));
+            _mm256_maskstore_ps(o + 8 * (V - 1), mask, a);
+        }
+    }
+}
+
+/// One plane at horizontal stride S: columns in blocks of 32 (2 rows at a time, 8
+/// accumulators), the rest in vectors of 8 (up to 8 rows at a time: a 7×7 plane is one
+/// block), the last one stored under a mask.
 CK_INLINE_AVX2 void plane_avx2(const float *pad, const float *wc, float bias, float *out, const ck_window *g,
                                ck_activation act, const int S) {
-    const int pw = padded_w(g), ow = g->out_w, kw = g->kernel_w, dw = g->dilation_w;
+    const int pw = padded_w(g), ow = g->out_w, oh = g->out_h;
+    const int kh = g->kernel_h, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w, sh = g->stride_h;
     const __m256 vb = _mm256_set1_ps(bias);
-    for (int oy = 0; oy < g->out_h; oy++) {
-        float *o = out + (size_t)oy * ow;
-        const float *r0 = pad + (size_t)(oy * g->stride_h) * pw;
-        int ky0, ky1;
-        valid_kernel_rows(g, oy, &ky0, &ky1);
-        int ox = 0;
-        for (; ox + 32 <= ow; ox += 32) {
-            __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-            for (int ky = ky0; ky < ky1; ky++) {
-                const float *r = r0 + (size_t)(ky * g->dilation_h) * pw + ox * S;
-                const float *wr = wc + ky * kw;
-                for (int kx = 0; kx < kw; kx++) {
-                    const __m256 wv = _mm256_broadcast_ss(wr + kx);
-                    const float *p = r + kx * dw;
-                    a0 = _mm256_fmadd_ps(wv, load_strided(p, S), a0);
-                    a1 = _mm256_fmadd_ps(wv, load_strided(p + 8 * S, S), a1);
-                    a2 = _mm256_fmadd_ps(wv, load_strided(p + 16 * S, S), a2);
-                    a3 = _mm256_fmadd_ps(wv, load_strided(p + 24 * S, S), a3);
-                }
+    const int wide = ow / 32 * 32;  // columns covered by 32-wide blocks
+    int oy = 0;
+    for (; oy + 2 <= oh; oy += 2)
+        for (int ox = 0; ox < wide; ox += 32) block_avx2(pad, pw, wc, vb, out, ow, oy, ox, sh, kh, kw, dh, dw, act, 8, 2, 4, S);
+    for (; oy < oh; oy++)
+        for (int ox = 0; ox < wide; ox += 32) block_avx2(pad, pw, wc, vb, out, ow, oy, ox, sh, kh, kw, dh, dw, act, 8, 1, 4, S);
+    for (int ox = wide; ox < ow; ox += 8) {
+        const int last = ow - ox < 8 ? ow - ox : 8;
+        for (oy = 0; oy < oh;) {
+            const int rows = oh - oy < 8 ? oh - oy : 8;
+#define CK_DW_ROWS(R) \
+    case R: block_avx2(pad, pw, wc, vb, out, ow, oy, ox, sh, kh, kw, dh, dw, act, last, R, 1, S); break;
+            switch (rows) {
+                CK_DW_ROWS(1) CK_DW_ROWS(2) CK_DW_ROWS(3) CK_DW_ROWS(4)
+                CK_DW_ROWS(5) CK_DW_ROWS(6) CK_DW_ROWS(7) CK_DW_ROWS(8)
             }
-            _mm256_storeu_ps(o + ox, activate8(a0, act));
-            _mm256_storeu_ps(o + ox + 8, activate8(a1, act));
-            _mm256_storeu_ps(o + ox + 16, activate8(a2, act));
-            _mm256_storeu_ps(o + ox + 24, activate8(a3, act));
-        }
-        for (; ox < ow; ox += 8) {
-            __m256 a = vb;
-            for (int ky = ky0; ky < ky1; ky++) {
-                const float *r = r0 + (size_t)(ky * g->dilation_h) * pw + ox * S;
-                const float *wr = wc + ky * kw;
-                for (int kx = 0; kx < kw; kx++)
-                    a = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + kx), load_strided(r + kx * dw, S), a);
-            }
-            a = activate8(a, act);
-            if (ox + 8 <= ow) {
-                _mm256_storeu_ps(o + ox, a);
-            } else {
-                __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - (ow - ox)));
-                _mm256_maskstore_ps(o + ox, mask, a);
-            }
+#undef CK_DW_ROWS
+            oy += rows;
         }
     }
 }
