@@ -100,12 +100,21 @@ static CK_AVX2 void conv_avx2(const float *packed, const float *bias, const floa
                               int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
     for (int j = col_begin; j < col_end; j += 16) {
         const int cols = col_end - j < 16 ? col_end - j : 16;
+        // Prefetch the next strip of X while this one is used by every panel: its k rows are
+        // ldx apart, which the hardware prefetchers do not follow.
+        if (j + 16 < col_end)
+            for (int kk = 0; kk < k; kk++) _mm_prefetch((const char *)(x + (size_t)kk * ldx + j + 16), _MM_HINT_T0);
         for (int row = row_begin; row < row_end; row += PR) {
             const int rows = row_end - row < PR ? row_end - row : PR;
             const float *ap = packed + (size_t)(row / PR) * k * PR;
             float *yt = y + (size_t)row * ldy + j;
             const float *xt = x + j;
             const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
+            if (j + 16 < col_end)
+                for (int r = 0; r < rows; r++) {
+                    if (rt) _mm_prefetch((const char *)(rt + (size_t)r * ldy + 16), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(yt + (size_t)r * ldy + 16), _MM_HINT_T0);
+                }
             if (cols == 16)
                 tile_dispatch(ap, bias + row, rt, xt, yt, rows, cols, k, ldx, ldy, act, 2, 0);
             else if (cols > 8)
@@ -117,6 +126,7 @@ static CK_AVX2 void conv_avx2(const float *packed, const float *bias, const floa
         }
     }
 }
+
 #endif
 
 int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
