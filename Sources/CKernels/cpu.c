@@ -1,11 +1,25 @@
 #include "ck_cpu.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+/// -1: not forced; 0/1: ck_force_portable's last argument.
+static int forced_portable = -1;
+
+void ck_force_portable(int on) { forced_portable = on ? 1 : 0; }
+
 int ck_has_avx2_fma(void) {
+    if (forced_portable == 1) return 0;
 #if defined(__x86_64__) || defined(__i386__)
     static int cached = -1;  // benign race: every thread computes the same value
     if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const char *isa = getenv("CNNCODES_ISA");
+        if (isa && strcmp(isa, "portable") == 0) {
+            cached = 0;
+        } else {
+            __builtin_cpu_init();
+            cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        }
     }
     return cached;
 #else

@@ -8,11 +8,21 @@ import Tensor
 /// selection, buffer planning and allocation. `run` then only executes kernels. Make one
 /// session per batch size and reuse it. `run` is serialized by a lock (the buffers are
 /// per session); use one session per thread for parallel forward passes.
+///
+/// Micro-batches: a batch larger than `threads` (and a multiple of it) runs as consecutive
+/// passes of `threads` images, one image per thread in every kernel. Each image's
+/// activations then stay in that core's L2 / the shared L3 instead of streaming a whole
+/// batch's tensors (77 MB per layer for EfficientNet-Lite0 at batch 16) through memory:
+/// measured 25–27 vs 20–22 images/s at batch 16 on 2 threads. Used only when every requested
+/// output is computed per image (first dimension = the micro-batch in the plan), so a graph
+/// that reduces or reshapes across the batch keeps one plan for the whole batch.
 public final class InferenceSession {
     public let inputShape: [Int]
     public let outputNames: [String]
     public let threads: Int
     private let plan: ExecutionPlan
+    /// Images per pass of the plan (= inputShape[0] unless micro-batched).
+    private let chunk: Int
     private var buffers: [UnsafeMutablePointer<Float>]
     private let scratch: UnsafeMutablePointer<Float>
     private let lock = NSLock()
@@ -29,7 +39,26 @@ public final class InferenceSession {
         self.outputNames = names
         self.threads = max(1, threads)
         Parallel.threads = self.threads
-        plan = try ExecutionPlan(graph: model.graph, inputShape: inputShape, outputs: names)
+        let batch = inputShape.first ?? 1
+        let micro = self.threads
+        var chunked: ExecutionPlan?
+        if micro >= 2 && batch > micro && batch % micro == 0 {
+            // A graph that fixes the batch size fails to plan here and keeps the full plan.
+            if let candidate = try? ExecutionPlan(graph: model.graph, inputShape: [micro] + inputShape.dropFirst(), outputs: names) {
+                let perImage = candidate.outputs.values.allSatisfy { output in
+                    if case let .buffer(_, shape) = output { return shape.first == micro }
+                    return false
+                }
+                if perImage { chunked = candidate }
+            }
+        }
+        if let chunked {
+            plan = chunked
+            chunk = micro
+        } else {
+            plan = try ExecutionPlan(graph: model.graph, inputShape: inputShape, outputs: names)
+            chunk = batch
+        }
         buffers = plan.capacities.map { count in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             p.initialize(repeating: 0, count: max(count, 1))
@@ -44,6 +73,8 @@ public final class InferenceSession {
         scratch.deallocate()
     }
 
+    /// Images per pass of the plan: `threads` when micro-batched, else the whole batch.
+    public var imagesPerPass: Int { chunk }
     /// Nodes executed per run after pruning and folding.
     public var runtimeNodeCount: Int { plan.runtimeNodeCount }
     /// Op types executed per run, in order (fused nodes appear once).
@@ -65,20 +96,30 @@ public final class InferenceSession {
         BLAS.setThreads(1)
         defer { BLAS.setThreads(blasThreads) }
         Parallel.threads = threads
-        input.data.withUnsafeBufferPointer { p in
-            if let base = p.baseAddress { buffers[plan.inputBuffer].update(from: base, count: p.count) }
-        }
-        for step in plan.steps {
-            let ins = step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } }
-            let outs = step.outputs.map { buffers[$0] }
-            step.kernel.run(inputs: ins, outputs: outs, scratch: scratch)
+        let passes = max(1, (inputShape.first ?? 1) / max(chunk, 1))
+        let inputFloats = input.data.count / passes
+        var collected: [String: [Float]] = [:]
+        for pass in 0..<passes {
+            input.data.withUnsafeBufferPointer { p in
+                if let base = p.baseAddress { buffers[plan.inputBuffer].update(from: base + pass * inputFloats, count: inputFloats) }
+            }
+            for step in plan.steps {
+                let ins = step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } }
+                let outs = step.outputs.map { buffers[$0] }
+                step.kernel.run(inputs: ins, outputs: outs, scratch: scratch)
+            }
+            for name in outputNames {
+                guard case let .buffer(b, shape)? = plan.outputs[name] else { continue }
+                collected[name, default: []].append(contentsOf: UnsafeBufferPointer(start: buffers[b], count: shape.reduce(1, *)))
+            }
         }
         var result: [String: Tensor] = [:]
         for name in outputNames {
             switch plan.outputs[name] {
-            case let .buffer(b, shape)?:
-                let count = shape.reduce(1, *)
-                result[name] = Tensor(shape: shape, data: Array(UnsafeBufferPointer(start: buffers[b], count: count)))
+            case let .buffer(_, shape)?:
+                // Micro-batched: the passes' slices, in order, make the whole batch.
+                let full = passes > 1 ? [shape[0] * passes] + shape.dropFirst() : shape
+                result[name] = Tensor(shape: full, data: collected[name] ?? [])
             case let .constant(value)?:
                 result[name] = Tensor(shape: value.shape, data: value.asFloats)
             case nil:

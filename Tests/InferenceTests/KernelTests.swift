@@ -93,14 +93,20 @@ final class KernelTests: XCTestCase {
         Parallel.threads = 1
     }
 
-    /// The range-precomputing pooling kernel equals the bounds-checking reference.
+    /// The pooling kernels (max: the C kernel, on its AVX2 and its portable path; average: the
+    /// range-precomputing Swift loop) equal the bounds-checking reference.
     func testPoolKernelMatchesReference() throws {
+        defer { InstructionSet.forcePortable(false) }
+        for portable in [false, true] {
+        InstructionSet.forcePortable(portable)
         let cases: [(kernel: [Int], attributes: [String: Attribute], ceil: Bool)] = [
             ([3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], true),
             ([3, 3], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])], false),
             ([2, 3], ["auto_pad": .string("SAME_UPPER"), "strides": .ints([2, 1])], false),
             ([3, 2], ["dilations": .ints([2, 3]), "pads": .ints([2, 1, 0, 3])], true),
             ([7, 7], [:], false),
+            ([3, 3], ["strides": .ints([1, 1]), "pads": .ints([1, 1, 1, 1])], false),
+            ([3, 3], ["strides": .ints([3, 3]), "pads": .ints([1, 0, 1, 2])], true),
         ]
         for (kernel, attributes, ceil) in cases {
             let window = try Window(node: node(attributes), kernel: kernel, inH: 9, inW: 11, ceilMode: ceil)
@@ -117,9 +123,10 @@ final class KernelTests: XCTestCase {
                         }
                     }
                     let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
-                    XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) \(attributes) ceil \(ceil) includePad \(includePad)")
+                    XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) \(attributes) ceil \(ceil) includePad \(includePad) portable \(portable)")
                 }
             }
+        }
         }
     }
 

@@ -13,8 +13,14 @@
 extern "C" {
 #endif
 
-/// 1 when this CPU runs AVX2 and FMA code (x86-64 only); decided once, then cached.
+/// 1 when the kernels use their AVX2+FMA code: the CPU runs it (x86-64 only; decided once,
+/// then cached), the environment does not say CNNCODES_ISA=portable, and
+/// ck_force_portable(1) is not in effect.
 int ck_has_avx2_fma(void);
+
+/// Tests: 1 forces every kernel onto its portable path, 0 restores run-time detection.
+/// Not synchronized: set it while no kernel runs.
+void ck_force_portable(int on);
 
 /// The instruction set the kernels use on this machine, for logs and benchmarks:
 /// "avx2+fma" or "portable".

@@ -1,6 +1,7 @@
 /// ONNX `Conv` (2-D, NCHW): groups (incl. depthwise), strides, dilations, explicit or automatic
 /// padding, optional bias; plus what the load-time passes fuse into it: a per-output-channel
-/// bias change (folded BatchNormalization) and an activation epilogue (Relu, Clip).
+/// bias change (folded BatchNormalization), a residual Add (input 3, `ResidualAddFusion`) and an
+/// activation epilogue (Relu, Clip), applied in that order.
 struct ConvOp: Operator {
     let node: Node
     var group: Int
@@ -8,6 +9,8 @@ struct ConvOp: Operator {
     /// Extra zero padding merged from a preceding `Pad` node [top, left, bottom, right].
     var extraPads = [0, 0, 0, 0]
     var activation = Activation.none
+    /// Input 3 is a tensor of the output's shape added before the activation (a fused Add).
+    var residual = false
 
     init(node: Node) throws {
         self.node = node
@@ -42,6 +45,11 @@ struct ConvOp: Operator {
         if inputs.count > 2, let b = inputs[2], b.count != g.outChannels {
             throw OpError("bias has \(b.count) values for \(g.outChannels) output channels")
         }
+        if residual {
+            guard inputs.count > 3, let r = inputs[3], r.shape == g.outputShape else {
+                throw OpError("fused residual input must have the output's shape \(g.outputShape)")
+            }
+        }
         return [ValueInfo(shape: g.outputShape)]
     }
 
@@ -50,6 +58,10 @@ struct ConvOp: Operator {
         let g = try geometry(input: x.shape, weights: w.shape)
         let bias = inputs.count > 2 ? inputs[2]?.asFloats : nil
         var out = ConvReference.run(g, input: x.asFloats, weights: w.asFloats, bias: bias)
+        if residual {
+            let r = try required(inputs, 3, "residual").asFloats
+            for i in out.indices { out[i] += r[i] }
+        }
         out = activation.applied(to: out)
         return [HostTensor(shape: g.outputShape, floats: out)]
     }
@@ -60,10 +72,19 @@ struct ConvOp: Operator {
         let g = try geometry(input: x.shape, weights: w.shape)
         var bias = [Float](repeating: 0, count: g.outChannels)
         if inputs.count > 2, inputs[2] != nil { bias = try constantInput(inputs, 2, "B").asFloats }
-        if WinogradConvKernel.applies(to: g) {
-            return WinogradConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation)
+        if PointwiseConvKernel.applies(to: g) {
+            return PointwiseConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, residual: residual)
         }
-        return ConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation)
+        // The other kernels know no residual: they run without the activation, and a second
+        // pass adds the residual and activates.
+        let inner = residual ? Activation.none : activation
+        let kernel: Kernel
+        if WinogradConvKernel.applies(to: g) {
+            kernel = WinogradConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: inner)
+        } else {
+            kernel = ConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: inner)
+        }
+        return residual ? ResidualEpilogueKernel(inner: kernel, count: g.outputShape.reduce(1, *), activation: activation) : kernel
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 /// ONNX `MaxPool` and `AveragePool` (2-D, NCHW): kernel_shape, strides, pads, auto_pad,
 /// ceil_mode, dilations, and for AveragePool count_include_pad. Planes are split across threads.
 struct PoolOp: Operator {
@@ -73,6 +74,14 @@ final class PoolKernel: Kernel {
     /// counted there, as ONNX Runtime does). The clamped ranges are computed per output row
     /// and column up front, so the inner loops carry no bounds checks.
     func pool(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        // MaxPool goes to the C kernel (AVX2 with a portable fallback, any stride/dilation);
+        // the separable Swift path below serves AveragePool. (Two helpers sped up MaxPool in
+        // parallel; the separable path's max branches are unused until the two are measured
+        // against each other — then keep one.)
+        if kind == .max {
+            maxPoolC(x, y)
+            return
+        }
         let rowsY = PoolKernel.ranges(
             out: w.outH, stride: w.strideH, pad: w.padTop, dilation: w.dilationH, kernel: w.kernelH, size: w.inH, padEnd: w.padBottom)
         let colsX = PoolKernel.ranges(
@@ -300,6 +309,34 @@ final class GlobalPoolKernel: Kernel {
                     for i in 0..<size where src[i] > best { best = src[i] }
                     y[p] = best
                 }
+            }
+        }
+    }
+}
+
+extension PoolKernel {
+    /// Max pooling on the C kernel (Sources/CKernels/pool.c: −∞-padded plane copy, AVX2 for
+    /// strides 1 and 2), planes split across threads, each with its own padded-plane buffer
+    /// (allocated here: `pool` is also called without the executor's scratch).
+    func maxPoolC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let window = w.ck
+        var probe = window
+        let perThread = ck_max_pool_scratch_floats(&probe)
+        let planes = self.planes
+        let t = max(1, min(Parallel.threads, planes))
+        let work = planes * w.outH * w.outW * w.kernelH * w.kernelW
+        let body: (Int, Int) -> Void = { lower, upper in
+            var window = window
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: perThread)
+            defer { buffer.deallocate() }
+            ck_max_pool(x, y, lower, upper, &window, buffer)
+        }
+        if t == 1 || work < 32_768 {
+            body(0, planes)
+        } else {
+            DispatchQueueHelper.run(t) { i in
+                let lower = planes * i / t, upper = planes * (i + 1) / t
+                if lower < upper { body(lower, upper) }
             }
         }
     }

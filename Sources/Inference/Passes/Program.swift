@@ -37,10 +37,11 @@ struct Program {
     }
 
     /// Runs the load-time passes in order: Pad into Conv, BatchNorm (and per-channel Mul/Add)
-    /// into Conv, activations into Conv/Gemm epilogues.
+    /// into Conv, residual Adds into Conv, activations into Conv/Gemm epilogues.
     mutating func optimize() {
         PadIntoConv.run(&self)
         BatchNormIntoConv.run(&self)
+        ResidualAddFusion.run(&self)
         ActivationFusion.run(&self)
     }
 }

@@ -1,0 +1,38 @@
+// Pointwise (1×1) convolution as a matrix product with the epilogue fused:
+// Y[m][j] = act(bias[m] (+ R[m][j]) + Σ_k W[m][k] · X[k][j]) for one image (X = the NCHW input as a
+// [C × H·W] matrix, Y = the output as [M × H·W]). The weights are packed once at load time;
+// X is read in place (no packing) and Y is written once (no zeroing pass, no separate bias /
+// activation pass over it). AVX2+FMA micro-kernel of 6 rows × 16 columns; AVX2+FMA only.
+#ifndef CK_POINTWISE_H
+#define CK_POINTWISE_H
+
+#include <stddef.h>
+#include "ck_activation.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Rows of W per packed panel (the micro-kernel's row count).
+#define CK_PW_PANEL_ROWS 6
+
+/// Floats ck_pointwise_pack writes for a [m × k] weight matrix: m rounded up to a whole
+/// panel, times k.
+size_t ck_pointwise_packed_floats(int m, int k);
+
+/// Packs row-major W [m × k] into panels of CK_PW_PANEL_ROWS rows, each stored k-major
+/// (panel p, column kk, row r at ((p·k) + kk)·6 + r); rows past m are zero.
+void ck_pointwise_pack(const float *w, int m, int k, float *packed);
+
+/// Rows [row_begin, row_end) and columns [col_begin, col_end) of Y = act(bias + R + W·X), W
+/// given packed, X [k × n] with row stride ldx, Y and R with row stride ldy; R (a fused residual
+/// Add) may be NULL, or Y itself (each element is read before it is written). row_begin must be a multiple
+/// of CK_PW_PANEL_ROWS; threads may call with disjoint row or column ranges. Returns 1, or 0
+/// without touching Y when ck_has_avx2_fma() is 0 (callers then use sgemm + an epilogue).
+int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
+                      int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation activation);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

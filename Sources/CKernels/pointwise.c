@@ -1,0 +1,144 @@
+// Pointwise convolution (see ck_pointwise.h). Loop order: column strips of 16 outside, weight
+// panels inside, so one strip of X (k rows × 16 floats, read in place with row stride ldx)
+// stays in L1/L2 while every panel of W passes over it; the 6×16 tile of Y lives in 12
+// registers from the bias to the activated store.
+//
+// There is no portable version: without AVX2+FMA, OpenBLAS's sgemm (which has kernels for
+// every CPU) plus a separate epilogue is faster than anything plain C would do here, so the
+// caller uses that instead.
+#include "ck_pointwise.h"
+#include "ck_cpu.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+enum { PR = CK_PW_PANEL_ROWS };
+
+size_t ck_pointwise_packed_floats(int m, int k) { return (size_t)((m + PR - 1) / PR) * PR * (size_t)k; }
+
+void ck_pointwise_pack(const float *w, int m, int k, float *packed) {
+    const int panels = (m + PR - 1) / PR;
+    for (int p = 0; p < panels; p++)
+        for (int kk = 0; kk < k; kk++)
+            for (int r = 0; r < PR; r++) {
+                const int row = p * PR + r;
+                packed[((size_t)p * k + kk) * PR + r] = row < m ? w[(size_t)row * k + kk] : 0.0f;
+            }
+}
+
+#if defined(__x86_64__)
+#define CK_AVX2 __attribute__((target("avx2,fma")))
+#define CK_INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+
+CK_INLINE_AVX2 __m256 activate8(__m256 v, ck_activation a) {
+    switch (a.kind) {
+    case CK_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case CK_ACT_CLIP: return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(a.lo)), _mm256_set1_ps(a.hi));
+    case CK_ACT_LEAKY: {
+        __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(a.lo)), negative);
+    }
+    default: return v;
+    }
+}
+
+static const int tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// R rows (≤ 6) × V vectors (1 or 2) of 8 columns; with MASKED the last vector has only
+/// `last` valid lanes (loaded and stored under a mask, so nothing past the row is touched).
+CK_INLINE_AVX2 void tile_avx2(const float *ap, const float *bias, const float *res, const float *x, float *y, int k,
+                              int ldx, int ldy, ck_activation act, int last, const int R, const int V, const int MASKED) {
+    __m256 acc[PR][2];
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - last));
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            acc[r][v] = _mm256_set1_ps(bias[r]);
+            if (res) {
+                const float *rp = res + (size_t)r * ldy + 8 * v;
+                acc[r][v] = _mm256_add_ps(acc[r][v], (MASKED && v == V - 1) ? _mm256_maskload_ps(rp, mask) : _mm256_loadu_ps(rp));
+            }
+        }
+    for (int kk = 0; kk < k; kk++) {
+        const float *xr = x + (size_t)kk * ldx;
+        __m256 b[2];
+        for (int v = 0; v < V; v++)
+            b[v] = (MASKED && v == V - 1) ? _mm256_maskload_ps(xr + 8 * v, mask) : _mm256_loadu_ps(xr + 8 * v);
+        const float *a = ap + (size_t)kk * PR;
+        for (int r = 0; r < R; r++) {
+            const __m256 av = _mm256_broadcast_ss(a + r);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm256_fmadd_ps(av, b[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            const __m256 out = activate8(acc[r][v], act);
+            if (MASKED && v == V - 1)
+                _mm256_maskstore_ps(y + (size_t)r * ldy + 8 * v, mask, out);
+            else
+                _mm256_storeu_ps(y + (size_t)r * ldy + 8 * v, out);
+        }
+}
+
+/// One panel of `rows` rows over `cols` (1…16) columns: picks the instantiation.
+CK_INLINE_AVX2 void tile_dispatch(const float *ap, const float *bias, const float *res, const float *x, float *y, int rows,
+                                  int cols, int k, int ldx, int ldy, ck_activation act, const int V, const int MASKED) {
+    const int last = cols - 8 * (V - 1);
+    switch (rows) {
+    case 6: tile_avx2(ap, bias, res, x, y, k, ldx, ldy, act, last, 6, V, MASKED); break;
+    case 5: tile_avx2(ap, bias, res, x, y, k, ldx, ldy, act, last, 5, V, MASKED); break;
+    case 4: tile_avx2(ap, bias, res, x, y, k, ldx, ldy, act, last, 4, V, MASKED); break;
+    case 3: tile_avx2(ap, bias, res, x, y, k, ldx, ldy, act, last, 3, V, MASKED); break;
+    case 2: tile_avx2(ap, bias, res, x, y, k, ldx, ldy, act, last, 2, V, MASKED); break;
+    default: tile_avx2(ap, bias, res, x, y, k, ldx, ldy, act, last, 1, V, MASKED); break;
+    }
+}
+
+static CK_AVX2 void conv_avx2(const float *packed, const float *bias, const float *residual, const float *x, float *y, int k,
+                              int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
+    for (int j = col_begin; j < col_end; j += 16) {
+        const int cols = col_end - j < 16 ? col_end - j : 16;
+        // Prefetch the next strip of X while this one is used by every panel: its k rows are
+        // ldx apart, which the hardware prefetchers do not follow.
+        if (j + 16 < col_end)
+            for (int kk = 0; kk < k; kk++) _mm_prefetch((const char *)(x + (size_t)kk * ldx + j + 16), _MM_HINT_T0);
+        for (int row = row_begin; row < row_end; row += PR) {
+            const int rows = row_end - row < PR ? row_end - row : PR;
+            const float *ap = packed + (size_t)(row / PR) * k * PR;
+            float *yt = y + (size_t)row * ldy + j;
+            const float *xt = x + j;
+            const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
+            if (j + 16 < col_end)
+                for (int r = 0; r < rows; r++) {
+                    if (rt) _mm_prefetch((const char *)(rt + (size_t)r * ldy + 16), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(yt + (size_t)r * ldy + 16), _MM_HINT_T0);
+                }
+            if (cols == 16)
+                tile_dispatch(ap, bias + row, rt, xt, yt, rows, cols, k, ldx, ldy, act, 2, 0);
+            else if (cols > 8)
+                tile_dispatch(ap, bias + row, rt, xt, yt, rows, cols, k, ldx, ldy, act, 2, 1);
+            else if (cols == 8)
+                tile_dispatch(ap, bias + row, rt, xt, yt, rows, cols, k, ldx, ldy, act, 1, 0);
+            else
+                tile_dispatch(ap, bias + row, rt, xt, yt, rows, cols, k, ldx, ldy, act, 1, 1);
+        }
+    }
+}
+
+#endif
+
+int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
+                      int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
+    if (row_end > m) row_end = m;
+#if defined(__x86_64__)
+    if (ck_has_avx2_fma()) {
+        conv_avx2(packed, bias, residual, x, y, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act);
+        return 1;
+    }
+#endif
+    (void)packed, (void)bias, (void)residual, (void)x, (void)y, (void)k, (void)ldx, (void)ldy, (void)row_begin, (void)col_begin,
+        (void)col_end, (void)act;
+    return 0;
+}

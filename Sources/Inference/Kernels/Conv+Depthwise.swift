@@ -1,0 +1,38 @@
+import CKernels
+import Tensor
+
+/// The depthwise path of `ConvKernel` (group == C == M): ck_depthwise_conv (C, AVX2+FMA chosen
+/// at run time, Sources/CKernels/depthwise.c) over planes (image × channel), which are split
+/// across threads in contiguous ranges, each thread with its own padded-plane scratch. Bias and
+/// activation are applied by the kernel as it stores, so there is no epilogue pass.
+extension ConvKernel {
+    func depthwise(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
+    ) {
+        var window = g.window.ck
+        let channels = g.inChannels
+        let planes = g.batch * channels
+        let threads = max(1, min(self.threads, planes))
+        let activation = activation.ck
+        let planeScratch = ConvKernel.depthwiseScratch(g)
+        let work = planes * g.window.outH * g.window.outW * g.window.kernelH * g.window.kernelW
+        if threads == 1 || work < 65_536 {
+            ck_depthwise_conv(x, w, b, y, 0, planes, Int32(channels), &window, activation, scratch)
+            return
+        }
+        DispatchQueueHelper.run(threads) { t in
+            var window = window
+            let lower = planes * t / threads, upper = planes * (t + 1) / threads
+            if lower < upper {
+                ck_depthwise_conv(x, w, b, y, lower, upper, Int32(channels), &window, activation, scratch + t * planeScratch)
+            }
+        }
+    }
+
+    /// Floats of scratch per depthwise thread (the zero-padded plane and its slack).
+    static func depthwiseScratch(_ g: ConvGeometry) -> Int {
+        var window = g.window.ck
+        return ck_depthwise_scratch_floats(&window)
+    }
+}
