@@ -14,8 +14,9 @@ import Tensor
 /// activations then stay in that core's L2 / the shared L3 instead of streaming a whole
 /// batch's tensors (77 MB per layer for EfficientNet-Lite0 at batch 16) through memory:
 /// measured 25–27 vs 20–22 images/s at batch 16 on 2 threads. Used only when every requested
-/// output is computed per image (first dimension = the micro-batch in the plan), so a graph
-/// that reduces or reshapes across the batch keeps one plan for the whole batch.
+/// output is computed per image and the program is batch-local (`BatchLocality`: every
+/// run-time tensor leads with the micro-batch, no step works along axis 0), so a graph that
+/// reduces, reshapes or normalizes across the batch keeps one plan for the whole batch.
 public final class InferenceSession {
     public let inputShape: [Int]
     public let outputNames: [String]
@@ -49,7 +50,7 @@ public final class InferenceSession {
                     if case let .buffer(_, shape) = output { return shape.first == micro }
                     return false
                 }
-                if perImage { chunked = candidate }
+                if perImage && candidate.isBatchLocal { chunked = candidate }
             }
         }
         if let chunked {

@@ -40,6 +40,21 @@ final class OperatorTests: XCTestCase {
         }
     }
 
+    /// A batch of 4 on 2 threads is split into passes of 2 images only when the graph treats
+    /// images independently; these two mix the batch (their values are checked above).
+    func testBatchMixingGraphsRunAsOneBatch() throws {
+        let dir = OperatorTests.directory
+        for (name, shape) in [("batch_mixing_softmax_axis0", [4, 2, 5, 5]), ("batch_mixing_transpose", [4, 3, 4, 4])] {
+            let session = try InferenceSession(
+                model: ONNXModel(contentsOf: dir.appendingPathComponent("\(name).onnx")), inputShape: shape, threads: 2)
+            XCTAssertEqual(session.imagesPerPass, 4, name)
+        }
+        let local = try InferenceSession(
+            model: ONNXModel(contentsOf: dir.appendingPathComponent("batch_local_conv_softmax.onnx")), inputShape: [4, 2, 5, 5],
+            threads: 2)
+        XCTAssertEqual(local.imagesPerPass, 2, "a plain conv graph is split into micro-batches")
+    }
+
     /// Fusion happened where the cases say it should (the fused results are checked above).
     func testFusionPasses() throws {
         let dir = OperatorTests.directory

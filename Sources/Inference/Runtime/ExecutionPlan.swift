@@ -27,6 +27,9 @@ final class ExecutionPlan {
     let opTypes: [String]
     /// Floating-point operations of one run (2 · MACs of Conv/Gemm/MatMul; `FLOPCount`).
     let flops: Int
+    /// Every run-time tensor holds the batch along axis 0 and nothing works across it
+    /// (`BatchLocality`): the batch may be split into independent passes.
+    let isBatchLocal: Bool
 
     init(graph: Graph, inputShape: [Int], outputs requested: [String]) throws {
         let nodes = try graph.nodesNeeded(for: requested)
@@ -41,6 +44,7 @@ final class ExecutionPlan {
         runtimeNodeCount = program.steps.count
         opTypes = program.steps.map { $0.node.opType }
         flops = FLOPCount.forward(program)
+        isBatchLocal = BatchLocality.isBatchLocal(program, batch: inputShape.first ?? 1)
 
         guard let inputName = graph.inputs.first?.name else { throw InferenceError.malformed(path: "<graph>", reason: "no input") }
         // Alias groups: a view's output lives in its input's buffer.
