@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "Learning", dependencies: ["Tensor", "CBLAS"], swiftSettings: computeSettings),
 
         // Exact k-NN (blocked GEMM + top-k) and HNSW — on matrices; persisted index files.
-        .target(name: "Search", dependencies: ["Tensor", "CBLAS"], swiftSettings: computeSettings),
+        .target(name: "Search", dependencies: ["Tensor", "CBLAS", "CKernels"], swiftSettings: computeSettings),
 
         // The batch pipeline: scan → decode/preprocess → forward → ReLU/pool → store.
         .target(

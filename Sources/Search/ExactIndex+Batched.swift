@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 
 extension ExactIndex {
@@ -21,9 +22,13 @@ extension ExactIndex {
         return min(1024, max(64, (4 << 20) / (codeBlockRows * MemoryLayout<Float>.size)))
     }
 
+    /// Below this many queries per worker the workers do not each run their own sgemm (each
+    /// would stream the whole code matrix for a thin query block); OpenBLAS splits the work.
+    static let minQueriesPerWorker = 32
+
     /// Top-k of each query by blocked sgemm: for every (query block, code block) pair,
-    /// tile = Q_block · C_blockᵀ, then each query's row of the tile is pushed into its heap
-    /// (split over `threads`, disjoint queries per thread). Returns best-first (key, id) lists.
+    /// tile = Q_block · C_blockᵀ, then each query's row of the tile is offered to its heap
+    /// (disjoint queries per thread). Returns best-first (key, id) lists.
     func searchBatched(
         queries: UnsafePointer<Float>, count queryCount: Int, k: Int, selection: RowSelection
     ) -> [[(key: Float, id: Int64)]] {
@@ -35,14 +40,25 @@ extension ExactIndex {
         for q in 0..<queryCount {
             (heaps + q).initialize(to: TopK(keys: heapKeys + q * k, ids: heapIDs + q * k, capacity: k))
         }
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: queryBlock * blockRows)
+        // Threading: with enough queries per worker, each worker runs its own single-threaded
+        // sgemm on its own queries and selects from its own tile right away (OpenBLAS held at
+        // one thread meanwhile). Otherwise one OpenBLAS-threaded sgemm per tile, then the
+        // selection split over `threads`. The first keeps both cores on useful work: measured
+        // at 1M × 128, OpenBLAS's idle worker spins in sched_yield through every selection
+        // phase (15% of the samples), and each tile is selected by the core that wrote it, while it is still in cache.
+        let workers = max(1, min(threads, queryCount))
+        let ownThreads = workers > 1 && queryCount / workers >= ExactIndex.minQueriesPerWorker
+        let tileFloats = queryBlock * blockRows
+        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats * (ownThreads ? workers : 1))
+        let singleThreadedBLAS = ownThreads ? SingleThreadedBLAS() : nil
+        defer { singleThreadedBLAS?.end() }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * dim)
         defer {
             heapKeys.deallocate()
             heapIDs.deallocate()
             heaps.deinitialize(count: queryCount)
             heaps.deallocate()
-            tile.deallocate()
+            tiles.deallocate()
             scratch.deallocate()
         }
 
@@ -55,14 +71,46 @@ extension ExactIndex {
         }
         let candidateCount = gatheredRows?.count ?? count
         let dim = self.dim
+        // ‖x‖² of the block's rows in block order (L2 only): the stored norms themselves when
+        // rows are not gathered, else gathered here once per block.
+        let gatheredNorms = UnsafeMutablePointer<Float>.allocate(capacity: isL2 && gatheredRows != nil ? blockRows : 0)
+        defer { gatheredNorms.deallocate() }
 
         ids.withUnsafeBufferPointer { idsBuffer in
         squaredNorms.withUnsafeBufferPointer { normsBuffer in
             let idAt = idsBuffer.baseAddress!
-            let norms = normsBuffer.baseAddress
             for blockStart in stride(from: 0, to: candidateCount, by: blockRows) {
                 let blockCount = min(blockRows, candidateCount - blockStart)
                 let codes = codeBlock(start: blockStart, count: blockCount, gathered: gatheredRows, scratch: scratch)
+                var blockNorms: UnsafePointer<Float>? = nil
+                if isL2, let norms = normsBuffer.baseAddress {
+                    if let gatheredRows {
+                        for j in 0..<blockCount { gatheredNorms[j] = norms[gatheredRows[blockStart + j]] }
+                        blockNorms = UnsafePointer(gatheredNorms)
+                    } else {
+                        blockNorms = norms + blockStart
+                    }
+                }
+                if ownThreads {
+                    parallelChunks(queryCount, threads: workers) { part, chunk in
+                        let tile = tiles + part * tileFloats
+                        for queryStart in stride(from: chunk.lowerBound, to: chunk.upperBound, by: queryBlock) {
+                            let queriesInBlock = min(queryBlock, chunk.upperBound - queryStart)
+                            BLAS.sgemm(
+                                transB: true, m: queriesInBlock, n: blockCount, k: dim,
+                                a: queries + queryStart * dim, lda: dim, b: codes, ldb: dim,
+                                c: tile, ldc: blockCount)
+                            for q in 0..<queriesInBlock {
+                                selectRow(
+                                    tile + q * blockCount, count: blockCount, into: &heaps[queryStart + q],
+                                    blockStart: blockStart, gatheredRows: gatheredRows, mask: mask,
+                                    blockNorms: blockNorms, idAt: idAt)
+                            }
+                        }
+                    }
+                    continue
+                }
+                let tile = tiles
                 for queryStart in stride(from: 0, to: queryCount, by: queryBlock) {
                     let queriesInBlock = min(queryBlock, queryCount - queryStart)
                     BLAS.sgemm(
@@ -71,15 +119,10 @@ extension ExactIndex {
                         c: tile, ldc: blockCount)
                     parallelChunks(queriesInBlock, threads: threads) { _, chunk in
                         for q in chunk {
-                            let scores = tile + q * blockCount
-                            var heap = heaps[queryStart + q]
-                            for j in 0..<blockCount {
-                                let row = gatheredRows?[blockStart + j] ?? blockStart + j
-                                if let mask, !mask[row] { continue }
-                                let key = isL2 ? 2 * scores[j] - norms![row] : scores[j]
-                                heap.push(key, idAt[row])
-                            }
-                            heaps[queryStart + q] = heap
+                            selectRow(
+                                tile + q * blockCount, count: blockCount, into: &heaps[queryStart + q],
+                                blockStart: blockStart, gatheredRows: gatheredRows, mask: mask,
+                                blockNorms: blockNorms, idAt: idAt)
                         }
                     }
                 }
@@ -87,6 +130,37 @@ extension ExactIndex {
         }
         }
         return (0..<queryCount).map { heaps[$0].sortedBestFirst() }
+    }
+
+    /// Offers one query's row of a score tile to its heap. Key of column j: the score itself,
+    /// or for L2 `2·score − ‖x‖²` (see `ExactIndex.score`). Once the heap is full, a vectorized
+    /// scan (`ck_next_at_least`) skips to the next column whose key reaches the heap's worst key
+    /// (`>=`, so an equal key with a smaller id is still offered): over n columns only about
+    /// k·ln(n/k) keys ever enter, so nearly all columns cost one SIMD compare, not a heap test.
+    @inline(__always)
+    private func selectRow(
+        _ scores: UnsafePointer<Float>, count blockCount: Int, into heap: inout TopK,
+        blockStart: Int, gatheredRows: [Int]?, mask: [Bool]?, blockNorms: UnsafePointer<Float>?,
+        idAt: UnsafePointer<Int64>
+    ) {
+        @inline(__always) func offer(_ j: Int) {
+            let row = gatheredRows?[blockStart + j] ?? blockStart + j
+            if let mask, !mask[row] { return }
+            let key = blockNorms.map { 2 * scores[j] - $0[j] } ?? scores[j]
+            heap.push(key, idAt[row])
+        }
+        var j = 0
+        while j < blockCount && !heap.isFull {
+            offer(j)
+            j += 1
+        }
+        let scale: Float = blockNorms == nil ? 1 : 2
+        while j < blockCount {
+            j = ck_next_at_least(scores, blockNorms, scale, j, blockCount, heap.worstKey)
+            guard j < blockCount else { break }
+            offer(j)
+            j += 1
+        }
     }
 
     /// Candidate rows `start ..< start + count` as contiguous float32: the stored rows

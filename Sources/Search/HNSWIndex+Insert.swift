@@ -21,32 +21,23 @@ extension HNSWIndex {
         guard entry >= 0 else { return }  // the first element: it becomes the entry point
 
         let query = vector(c)
+        // Scratch for one link list (ids, then their distances): maxM0 ≥ M entries.
+        let scratch = UnsafeMutablePointer<UInt32>.allocate(capacity: layout.maxM0)
+        let scratchDistances = UnsafeMutablePointer<Float>.allocate(capacity: layout.maxM0)
+        defer {
+            scratch.deallocate()
+            scratchDistances.deallocate()
+        }
         var current = UInt32(entry)
         if level < topLevel {
             // Greedy descent through the levels above the new element's top level.
-            var currentDistance = distance(query, vector(current))
-            for l in stride(from: topLevel, to: level, by: -1) {
-                var changed = true
-                while changed {
-                    changed = false
-                    let locked = current
-                    nodeLocks.lock(locked)
-                    let list = linkList(locked, level: l)
-                    for j in 0..<Int(list[0]) {
-                        let candidate = list[1 + j]
-                        let d = distance(query, vector(candidate))
-                        if d < currentDistance {
-                            currentDistance = d
-                            current = candidate
-                            changed = true
-                        }
-                    }
-                    nodeLocks.unlock(locked)
-                }
-            }
+            (current, _) = greedyDescent(
+                query, from: current, distance: distance(query, vector(current)), fromLevel: topLevel, toLevel: level,
+                locking: true, scratch: scratch, distances: scratchDistances)
         }
         for l in stride(from: min(level, topLevel), through: 0, by: -1) {
-            var candidates = searchLayerForInsertion(entry: current, query: query, level: l, visited: visited)
+            var candidates = searchLayerForInsertion(
+                entry: current, query: query, level: l, visited: visited, scratch: scratch, distances: scratchDistances)
             current = connect(c, to: &candidates, level: l, fallback: current)
         }
     }
@@ -54,7 +45,10 @@ extension HNSWIndex {
     /// The ≤ efConstruction closest non-deleted elements to `query` on `level`, found by the
     /// best-first search of the paper (hnswlib's `searchBaseLayer`), reading each node's
     /// links under its lock. Returned as a max-heap (farthest on top).
-    func searchLayerForInsertion(entry: UInt32, query: UnsafePointer<Float>, level: Int, visited: VisitedList) -> MaxHeap {
+    func searchLayerForInsertion(
+        entry: UInt32, query: UnsafePointer<Float>, level: Int, visited: VisitedList,
+        scratch fresh: UnsafeMutablePointer<UInt32>, distances freshDistances: UnsafeMutablePointer<Float>
+    ) -> MaxHeap {
         visited.reset()
         let ef = efConstruction
         var top = MaxHeap(capacity: ef + 1)
@@ -68,12 +62,20 @@ extension HNSWIndex {
             let closest = candidates.top
             if -closest.distance > lowerBound && top.count == ef { break }
             candidates.pop()
+            // Copy the unvisited neighbours under the node's lock, score them unlocked (the
+            // lock is held for a copy of ≤ 2M ids, not for 2M distance computations).
             nodeLocks.lock(closest.node)
             let list = linkList(closest.node, level: level)
-            for j in 0..<Int(list[0]) {
-                let neighbour = list[1 + j]
-                guard visited.insert(neighbour) else { continue }
-                let d = distance(query, vector(neighbour))
+            var freshCount = 0
+            for j in 0..<Int(list[0]) where visited.insert(list[1 + j]) {
+                fresh[freshCount] = list[1 + j]
+                freshCount += 1
+            }
+            nodeLocks.unlock(closest.node)
+            distances(query, to: fresh, count: freshCount, into: freshDistances)
+            for j in 0..<freshCount {
+                let neighbour = fresh[j]
+                let d = freshDistances[j]
                 if top.count < ef || d < lowerBound {
                     candidates.push(-d, neighbour)
                     if !deleted[Int(neighbour)] { top.push(d, neighbour) }
@@ -81,7 +83,6 @@ extension HNSWIndex {
                     if !top.isEmpty { lowerBound = top.top.distance }
                 }
             }
-            nodeLocks.unlock(closest.node)
         }
         return top
     }

@@ -76,73 +76,91 @@ extension HNSWIndex {
     /// result set is not full the search keeps expanding, so a filtered query still collects
     /// `ef` allowed results when they are reachable. No locks: searches never run during a build.
     func searchGraph(_ query: UnsafePointer<Float>, ef: Int, filter: SearchFilter?, visited: VisitedList) -> MaxHeap {
-        var current = UInt32(entryPoint)
-        var currentDistance = distance(query, vector(current))
-        if maxLevel > 0 {
-            for l in stride(from: maxLevel, to: 0, by: -1) {
-                var changed = true
-                while changed {
-                    changed = false
-                    let list = linkList(current, level: l)
-                    for j in 0..<Int(list[0]) {
-                        let candidate = list[1 + j]
-                        let d = distance(query, vector(candidate))
-                        if d < currentDistance {
-                            currentDistance = d
-                            current = candidate
-                            changed = true
-                        }
-                    }
-                }
+        let maxLinks = layout.maxM0
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: maxLinks) { freshBuffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxLinks) { distanceBuffer in
+            let fresh = freshBuffer.baseAddress!
+            let freshDistances = distanceBuffer.baseAddress!
+            var current = UInt32(entryPoint)
+            var currentDistance = distance(query, vector(current))
+            if maxLevel > 0 {
+                (current, currentDistance) = greedyDescent(
+                    query, from: current, distance: currentDistance, fromLevel: maxLevel, toLevel: 0,
+                    locking: false, scratch: fresh, distances: freshDistances)
             }
-        }
 
-        let hasDeletions = deletedCount > 0
-        @inline(__always) func isResult(_ node: UInt32) -> Bool {
-            if hasDeletions && deleted[Int(node)] { return false }
-            if let filter { return filter.allows(label(node)) }
-            return true
-        }
-        visited.reset()
-        var top = MaxHeap(capacity: ef + 1)
-        var candidates = MaxHeap(capacity: ef * 4)  // negated distances: closest on top
-        if isResult(current) { top.push(currentDistance, current) }
-        var lowerBound = top.isEmpty ? Float.greatestFiniteMagnitude : currentDistance
-        candidates.push(-currentDistance, current)
-        _ = visited.insert(current)
-        while !candidates.isEmpty {
-            let closest = candidates.top
-            if -closest.distance > lowerBound && top.count == ef { break }
-            candidates.pop()
-            let list = linkList(closest.node, level: 0)
-            let n = Int(list[0])
-            // Touch each unvisited neighbour's first cache line before computing any distance,
-            // so the misses of the whole list overlap instead of being paid one after another
-            // (Swift has no prefetch intrinsic; a load whose value is kept does the same).
-            var touch: Float = 0
-            for j in 0..<n where !visitedPeek(visited, list[1 + j]) {
-                touch += vector(list[1 + j])[0]
+            let hasDeletions = deletedCount > 0
+            @inline(__always) func isResult(_ node: UInt32) -> Bool {
+                if hasDeletions && deleted[Int(node)] { return false }
+                if let filter { return filter.allows(label(node)) }
+                return true
             }
-            keepAlive(touch)
-            for j in 0..<n {
-                let neighbour = list[1 + j]
-                guard visited.insert(neighbour) else { continue }
-                let d = distance(query, vector(neighbour))
-                if top.count < ef || d < lowerBound {
-                    candidates.push(-d, neighbour)
-                    if isResult(neighbour) {
-                        top.push(d, neighbour)
-                        if top.count > ef { top.pop() }
+            visited.reset()
+            var top = MaxHeap(capacity: ef + 1)
+            var candidates = MaxHeap(capacity: ef * 4)  // negated distances: closest on top
+            if isResult(current) { top.push(currentDistance, current) }
+            var lowerBound = top.isEmpty ? Float.greatestFiniteMagnitude : currentDistance
+            candidates.push(-currentDistance, current)
+            _ = visited.insert(current)
+            while !candidates.isEmpty {
+                let closest = candidates.top
+                if -closest.distance > lowerBound && top.count == ef { break }
+                candidates.pop()
+                // The unvisited neighbours, then all their distances in one kernel call (which
+                // prefetches each next vector, so the cache misses overlap).
+                let list = linkList(closest.node, level: 0)
+                var freshCount = 0
+                for j in 0..<Int(list[0]) where visited.insert(list[1 + j]) {
+                    fresh[freshCount] = list[1 + j]
+                    freshCount += 1
+                }
+                distances(query, to: fresh, count: freshCount, into: freshDistances)
+                for j in 0..<freshCount {
+                    let neighbour = fresh[j]
+                    let d = freshDistances[j]
+                    if top.count < ef || d < lowerBound {
+                        candidates.push(-d, neighbour)
+                        if isResult(neighbour) {
+                            top.push(d, neighbour)
+                            if top.count > ef { top.pop() }
+                        }
+                        if !top.isEmpty { lowerBound = top.top.distance }
                     }
-                    if !top.isEmpty { lowerBound = top.top.distance }
                 }
             }
+            return top
         }
-        return top
+        }
     }
 
-    @inline(__always) private func visitedPeek(_ visited: VisitedList, _ node: UInt32) -> Bool {
-        visited.contains(node)
+    /// Greedy search from `start` on levels `fromLevel` down to `toLevel + 1`: on each level,
+    /// move to the closest neighbour while one is closer. `locking`: read each link list under
+    /// its node lock (during a build), copying it to `scratch` so that distances are computed
+    /// unlocked. `scratch` and `distances` hold at least M entries.
+    func greedyDescent(
+        _ query: UnsafePointer<Float>, from start: UInt32, distance startDistance: Float, fromLevel: Int, toLevel: Int,
+        locking: Bool, scratch: UnsafeMutablePointer<UInt32>, distances out: UnsafeMutablePointer<Float>
+    ) -> (UInt32, Float) {
+        var current = start
+        var currentDistance = startDistance
+        for l in stride(from: fromLevel, to: toLevel, by: -1) {
+            var changed = true
+            while changed {
+                changed = false
+                if locking { nodeLocks.lock(current) }
+                let list = linkList(current, level: l)
+                let n = Int(list[0])
+                scratch.update(from: list + 1, count: n)
+                if locking { nodeLocks.unlock(current) }
+                distances(query, to: scratch, count: n, into: out)
+                for j in 0..<n where out[j] < currentDistance {
+                    currentDistance = out[j]
+                    current = scratch[j]
+                    changed = true
+                }
+            }
+        }
+        return (current, currentDistance)
     }
 
     /// When `filter` keeps at most `exactFallbackFraction` of the elements: the live allowed
@@ -178,9 +196,4 @@ extension HNSWIndex {
         for node in nodes { best.push(-distance(query, vector(node)), label(node)) }
         return best.sortedBestFirst().map { SearchHit(id: $0.id, score: score(-$0.key)) }
     }
-}
-
-/// Keeps a value observably used so the loads that produced it are not optimized away.
-@inline(never) func keepAlive(_ value: Float) {
-    if value.isNaN && value.sign == .minus && value.bitPattern == 0xFFFF_FFFF { print("") }
 }

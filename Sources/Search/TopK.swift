@@ -19,6 +19,13 @@ struct TopK {
         self.capacity = capacity
     }
 
+    /// Whether `capacity` pairs are kept: from then on a pair must beat `worstKey` (or equal
+    /// it with a smaller id) to enter.
+    var isFull: Bool { count == capacity }
+
+    /// The key of the worst kept pair (the root); only meaningful when `isFull`.
+    var worstKey: Float { keys[0] }
+
     /// Whether (ka, ia) is worse than (kb, ib).
     @inline(__always)
     static func worse(_ ka: Float, _ ia: Int64, _ kb: Float, _ ib: Int64) -> Bool {

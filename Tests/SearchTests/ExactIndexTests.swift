@@ -34,7 +34,9 @@ final class ExactIndexTests: XCTestCase {
             let index = try ExactIndex(dim: dim, metric: metric)
             index.blockSizeOverride = (rows: 128, queries: 8)  // several code and query blocks
             try index.add(ids: ids, vectors: base)
-            for queryCount in [1, 3, 21] {  // scan path (< 4) and batched path
+            // Scan path (< 4), batched with OpenBLAS-threaded sgemm (21), batched with one sgemm
+            // per worker (70: ≥ minQueriesPerWorker per worker at 2 threads).
+            for queryCount in [1, 3, 21, 70] {
                 let queries = SyntheticData.gaussian(queryCount, dim, seed: 3)
                 for (name, filter, allowed) in filters {
                     let got = try index.search(queries: queries, count: queryCount, k: k, filter: filter)
@@ -61,6 +63,13 @@ final class ExactIndexTests: XCTestCase {
             let single = try (0..<9).map { try index.search(query: Array(queries[($0 * dim)..<(($0 + 1) * dim)]), k: 25) }
             XCTAssertEqual(batched, expected, "\(metric) batched")  // exact: scores are integers
             XCTAssertEqual(single, expected, "\(metric) one at a time")
+
+            // Per-worker sgemm path (70 queries), where ties meet the vectorized threshold scan.
+            let manyQueries = SyntheticData.integers(70, dim, seed: 7)
+            XCTAssertEqual(
+                try index.search(queries: manyQueries, count: 70, k: 25),
+                BruteForce.search(base: base, ids: ids, queries: manyQueries, dim: dim, metric: metric, k: 25),
+                "\(metric) batched, one sgemm per worker")
         }
     }
 
