@@ -1,13 +1,16 @@
 import Foundation
+import GRDB
 
 /// Where the time of an import's batch loop went, in seconds of each step (they overlap
 /// when pipelined, so they may add up to more than the wall time).
 public struct ImportTimings: Sendable {
-    /// `registerImages` plus gathering the batch's codes.
+    /// `registerImages` plus gathering the batch's codes (when pipelined, with the previous
+    /// batch's done marks in the same catalog transaction).
     public var register: Double = 0
     /// LMDB write transactions, durable commit included.
     public var commit: Double = 0
-    /// Done marks (catalog).
+    /// Done marks in transactions of their own (catalog): the last batch's, or every batch's
+    /// when not pipelined.
     public var markDone: Double = 0
     public init() {}
 }
@@ -20,6 +23,10 @@ public struct ImportTimings: Sendable {
 ///     background:  commit(k)                     commit(k+1)
 ///     caller:      marks(k-1), register(k+1)     marks(k), register(k+2)
 ///
+/// marks(k-1) and register(k+1) are one catalog transaction (the marks' statements first):
+/// one commit per batch instead of two. A crash or an error in it loses both, which is a
+/// state the serial protocol has too (batch k-1 committed without done marks, adopted by
+/// `reconcile()`; batch k+1 not registered).
 /// Each batch still goes register → commit → done marks (the write protocol in
 /// `FeatureStore+Codes.swift`), so a done mark never precedes its code, and every crash
 /// leaves one of the serial protocol's states: registered rows still pending (re-imported by
@@ -41,19 +48,20 @@ extension FeatureStore {
     }
 
     /// Runs the write protocol over `count` rows in batches of `batchSize`.
-    /// `register(start, end)` registers rows start..<end and returns the batch to commit.
+    /// `register(start, end, earlier)` registers rows start..<end, running `earlier` (when
+    /// not nil) first in the same catalog transaction, and returns the batch to commit.
     func pipelinedImport(count: Int, batchSize: Int, pipelined: Bool,
-                         register: (Int, Int) throws -> PreparedImportBatch,
+                         register: (Int, Int, ((Database) throws -> Void)?) throws -> PreparedImportBatch,
                          finished: (PreparedImportBatch) -> Void) throws -> ImportTimings {
         // Held for the whole import: no other thread of this process interleaves protocol steps.
         writeProtocolLock.lock()
         defer { writeProtocolLock.unlock() }
         var timings = ImportTimings()
         let starts = Array(stride(from: 0, to: count, by: batchSize))
-        func prepare(_ index: Int) throws -> PreparedImportBatch {
+        func prepare(_ index: Int, earlier: ((Database) throws -> Void)? = nil) throws -> PreparedImportBatch {
             let started = Date()
             defer { timings.register += Date().timeIntervalSince(started) }
-            return try register(starts[index], min(count, starts[index] + batchSize))
+            return try register(starts[index], min(count, starts[index] + batchSize), earlier)
         }
         func markDone(_ batch: PreparedImportBatch, _ records: [CollectionRecord]?) throws {
             if let records {
@@ -70,17 +78,29 @@ extension FeatureStore {
             let batch = try next ?? prepare(index)
             next = nil
             let commit = batch.codes.ids.isEmpty ? nil : BackgroundCommit { [self] in
-                let records = try writeCodes([batch.codes])
+                let records = try writeCodes([batch.codes], registeredByCaller: true)
                 FaultInjection.shared.reached(.afterCodesCommitted)
                 return records
             }
             // The catalog steps overlapping the commit (only when pipelined).
             let overlapped = Result<Void, Error> {
-                if let previous = committed {
-                    committed = nil
+                let previous = committed
+                committed = nil
+                if pipelined, index + 1 < starts.count {
+                    // The previous batch's done marks ride in the next registration's transaction.
+                    var marks: ((Database) throws -> Void)?
+                    if let previous, let records = previous.records {
+                        let codes = previous.batch.codes
+                        marks = { db in try FeatureStore.markDone(db, [codes], records: records) }
+                    }
+                    next = try prepare(index + 1, earlier: marks)
+                    if let previous {
+                        if previous.records != nil { FaultInjection.shared.reached(.afterMarkedDone) }
+                        finished(previous.batch)
+                    }
+                } else if let previous {
                     try markDone(previous.batch, previous.records)
                 }
-                if pipelined, index + 1 < starts.count { next = try prepare(index + 1) }
             }
             // Always wait for the commit before going on or throwing.
             let records = try commit?.wait()
