@@ -56,14 +56,20 @@ extension FeatureStore {
     /// still held (a pipelined import), so nothing can have removed them: the catalog check
     /// that every id has an image row is skipped (it was a read transaction and an index
     /// probe per code on the commit thread, the import's critical path).
+    ///
+    /// `borrowedRows`: for a single batch whose `matrix` is empty, its rows in memory the
+    /// caller keeps alive for the call (an import's rows straight from codes.npy: no copy).
     @discardableResult
-    func writeCodes(_ batches: [CodeBatch], registeredByCaller: Bool = false) throws -> [CollectionRecord] {
+    func writeCodes(_ batches: [CodeBatch], registeredByCaller: Bool = false,
+                    borrowedRows: UnsafeBufferPointer<Float>? = nil) throws -> [CollectionRecord] {
+        precondition(borrowedRows == nil || (batches.count == 1 && batches[0].matrix.isEmpty), "borrowed rows replace one batch's matrix")
         let records = try batches.map { batch -> CollectionRecord in
             let record = try requireCollection(batch.collection)
-            guard batch.matrix.count == batch.ids.count * record.dim else {
+            let values = borrowedRows?.count ?? batch.matrix.count
+            guard values == batch.ids.count * record.dim else {
                 throw StoreError.dimensionMismatch(
                     collection: batch.collection, expected: record.dim,
-                    got: batch.ids.isEmpty ? batch.matrix.count : batch.matrix.count / batch.ids.count, imageID: nil)
+                    got: batch.ids.isEmpty ? values : values / batch.ids.count, imageID: nil)
             }
             return record
         }
@@ -82,7 +88,7 @@ extension FeatureStore {
                     let encoding = record.encoding
                     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: encoding.scratchBytes, alignment: 16)
                     defer { scratch.deallocate() }
-                    try batch.matrix.withUnsafeBufferPointer { matrix in
+                    func put(_ matrix: UnsafeBufferPointer<Float>) throws {
                         for (row, id) in batch.ids.enumerated() {
                             let code = UnsafeBufferPointer(rebasing: matrix[(row * record.dim)..<((row + 1) * record.dim)])
                             let used = encoding.encode(code, into: scratch)
@@ -90,6 +96,11 @@ extension FeatureStore {
                                 destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch[0..<used]))
                             }
                         }
+                    }
+                    if let borrowedRows {
+                        try put(borrowedRows)
+                    } else {
+                        try batch.matrix.withUnsafeBufferPointer { try put($0) }
                     }
                 }
             }

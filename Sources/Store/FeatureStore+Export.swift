@@ -150,10 +150,11 @@ extension FeatureStore {
                 var ids: [Int64] = []
                 var matrix: [Float] = []
                 if registered.allSatisfy({ !$0.pending.isEmpty }) {
-                    // Every row new (a fresh import): the batch's rows are one contiguous copy.
+                    // Every row new (a fresh import): the commit reads the batch's rows in place
+                    // (`all` outlives `pipelinedImport`, which waits for every commit).
                     return PreparedImportBatch(
-                        codes: CodeBatch(collection: collection, ids: registered.map(\.id),
-                                         matrix: Array(UnsafeBufferPointer(rebasing: all[(start * dim)..<(end * dim)]))),
+                        codes: CodeBatch(collection: collection, ids: registered.map(\.id), matrix: []),
+                        borrowedRows: UnsafeBufferPointer(rebasing: all[(start * dim)..<(end * dim)]),
                         skipped: 0, end: end)
                 }
                 matrix.reserveCapacity((end - start) * dim)

@@ -47,7 +47,8 @@ extension FeatureStore {
             if db.changesCount == images.count, db.lastInsertedRowID == firstNewID + Int64(images.count) - 1 {
                 let ids = Array(firstNewID..<(firstNewID + Int64(images.count)))
                 try markNewPending(db, ids: ids, collectionIDs: collectionIDs)
-                return ids.map { RegisteredImage(id: $0, done: [], pending: Set(names), replacedChangedFile: false) }
+                let pending = Set(names)  // one storage shared by every row (copy-on-write)
+                return ids.map { RegisteredImage(id: $0, done: [], pending: pending, replacedChangedFile: false) }
             }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT j.key AS position, i.id AS id, i.digest AS digest

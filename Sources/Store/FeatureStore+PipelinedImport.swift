@@ -7,8 +7,14 @@ public struct ImportTimings: Sendable {
     /// `registerImages` plus gathering the batch's codes (when pipelined, with the previous
     /// batch's done marks in the same catalog transaction).
     public var register: Double = 0
+    /// CPU seconds of the calling thread within `register` (the rest of `register` is the
+    /// thread waiting: for a core on a loaded machine, or for I/O).
+    public var registerCPU: Double = 0
     /// LMDB write transactions, durable commit included.
     public var commit: Double = 0
+    /// CPU seconds of the commit thread within `commit` (the rest: fdatasync, page writes,
+    /// waiting for a core).
+    public var commitCPU: Double = 0
     /// Done marks in transactions of their own (catalog): the last batch's, or every batch's
     /// when not pipelined.
     public var markDone: Double = 0
@@ -41,6 +47,9 @@ extension FeatureStore {
     /// One registered batch, ready for its commit: the rows not stored yet.
     struct PreparedImportBatch {
         var codes: CodeBatch
+        /// The codes' rows when `codes.matrix` is empty: a contiguous range of the import's
+        /// input, which outlives the import (see `writeCodes(borrowedRows:)`).
+        var borrowedRows: UnsafeBufferPointer<Float>? = nil
         /// Rows of the batch whose code was stored already.
         var skipped: Int
         /// One past the batch's last row in the import.
@@ -60,7 +69,11 @@ extension FeatureStore {
         let starts = Array(stride(from: 0, to: count, by: batchSize))
         func prepare(_ index: Int, earlier: ((Database) throws -> Void)? = nil) throws -> PreparedImportBatch {
             let started = Date()
-            defer { timings.register += Date().timeIntervalSince(started) }
+            let startedCPU = threadCPUSeconds()
+            defer {
+                timings.register += Date().timeIntervalSince(started)
+                timings.registerCPU += threadCPUSeconds() - startedCPU
+            }
             return try register(starts[index], min(count, starts[index] + batchSize), earlier)
         }
         func markDone(_ batch: PreparedImportBatch, _ records: [CollectionRecord]?) throws {
@@ -78,7 +91,7 @@ extension FeatureStore {
             let batch = try next ?? prepare(index)
             next = nil
             let commit = batch.codes.ids.isEmpty ? nil : BackgroundCommit { [self] in
-                let records = try writeCodes([batch.codes], registeredByCaller: true)
+                let records = try writeCodes([batch.codes], registeredByCaller: true, borrowedRows: batch.borrowedRows)
                 FaultInjection.shared.reached(.afterCodesCommitted)
                 return records
             }
@@ -104,7 +117,10 @@ extension FeatureStore {
             }
             // Always wait for the commit before going on or throwing.
             let records = try commit?.wait()
-            if let commit { timings.commit += commit.seconds }
+            if let commit {
+                timings.commit += commit.seconds
+                timings.commitCPU += commit.cpuSeconds
+            }
             try overlapped.get()
             if pipelined {
                 committed = (batch, records)
@@ -123,13 +139,17 @@ private final class BackgroundCommit: @unchecked Sendable {
     private var result: Result<[CollectionRecord], Error>?
     /// Wall time of the closure, readable after `wait()`.
     private(set) var seconds: Double = 0
+    /// CPU time of the closure's thread, readable after `wait()`.
+    private(set) var cpuSeconds: Double = 0
 
     init(_ body: @escaping () throws -> [CollectionRecord]) {
         group.enter()
         DispatchQueue.global(qos: .userInitiated).async { [self] in
             let started = Date()
+            let startedCPU = threadCPUSeconds()
             result = Result { try body() }
             seconds = Date().timeIntervalSince(started)
+            cpuSeconds = threadCPUSeconds() - startedCPU
             group.leave()
         }
     }
@@ -141,4 +161,11 @@ private final class BackgroundCommit: @unchecked Sendable {
         }
         return try result.get()
     }
+}
+
+/// CPU seconds the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+private func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
