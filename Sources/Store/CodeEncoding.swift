@@ -117,10 +117,7 @@ struct CodeEncoding {
             return "\(bytes.count) bytes: the packed elements are not a whole number of \(width)-byte values"
         }
         let stored = (bytes.count - prefix) / width
-        var ones = 0
-        for byteIndex in 0..<bitmapBytes {
-            ones += bytes[CodeEncoding.headerBytes + byteIndex].nonzeroBitCount
-        }
+        let ones = bitmapPopulation(bytes)
         let padding = bitmapBytes * 8 - dim
         if padding > 0, bytes[prefix - 1] >> (8 - padding) != 0 {
             return "bitmap has bits set past dimension \(dim)"
@@ -131,9 +128,26 @@ struct CodeEncoding {
         return nil
     }
 
+    /// Number of set bits in the bitmap of `bytes` (at least `headerBytes + bitmapBytes` long),
+    /// 64 bits at a time.
+    @inline(__always)
+    private func bitmapPopulation(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var ones = 0
+        var byteIndex = 0
+        while byteIndex + 8 <= bitmapBytes {
+            ones += bytes.loadUnaligned(fromByteOffset: CodeEncoding.headerBytes + byteIndex, as: UInt64.self).nonzeroBitCount
+            byteIndex += 8
+        }
+        while byteIndex < bitmapBytes {
+            ones += bytes[CodeEncoding.headerBytes + byteIndex].nonzeroBitCount
+            byteIndex += 1
+        }
+        return ones
+    }
+
     /// Decodes `bytes` (either format; may be unaligned — LMDB values follow an 8-byte key)
-    /// into `output` (`dim` floats). Returns false, leaving `output` unspecified, when `bytes`
-    /// is malformed (`problem(with:)` says why).
+    /// into `output` (`dim` floats, every one written). Returns false, leaving `output`
+    /// unspecified, when `bytes` is malformed (`problem(with:)` says why).
     func decode(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<Float>) -> Bool {
         precondition(output.count == dim, "caller sizes the output")
         if bytes.count == denseBytes {
@@ -147,43 +161,48 @@ struct CodeEncoding {
             }
             return true
         }
-        guard problem(with: bytes) == nil else { return false }
-        output.update(repeating: 0)
+        guard problem(with: bytes) == nil, let base = bytes.baseAddress, let out = output.baseAddress else { return false }
         switch dtype {
         case .f32:
-            unpack(bytes) { index, offset in
-                output[index] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-            }
+            unpack(base, UInt32.self, into: out) { Float(bitPattern: UInt32(littleEndian: $0)) }
         case .f16:
-            unpack(bytes) { index, offset in
-                output[index] = Float(Float16(bitPattern: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
-            }
+            unpack(base, UInt16.self, into: out) { Float(Float16(bitPattern: UInt16(littleEndian: $0))) }
         }
         return true
     }
 
-    /// Calls `store(index, offset)` for every set bit of a validated packed value's bitmap:
-    /// `offset` is the byte offset of element `index`'s value. Walks the bitmap 64 bits at a
-    /// time and jumps from set bit to set bit (trailing-zero count), so zeros cost nothing.
+    /// Expands a validated packed value into all `dim` elements of `output`: zero-fills it
+    /// (vector stores), then walks the bitmap 64 bits at a time and jumps from set bit to set
+    /// bit (trailing-zero count), storing each nonzero — so a zero costs only its share of
+    /// the fill. Measured against a branch-free expansion (every element selects "next
+    /// stored value or 0" from its bit): that does ~3× the instructions for half-zero codes
+    /// and took 0.26 s of CPU for the benchmark's 100,000 half-zero 1280-d codes against 0.15 s for this
+    /// (perf samples of `cnncodes export`).
     @inline(__always)
-    private func unpack(_ bytes: UnsafeRawBufferPointer, _ store: (Int, Int) -> Void) {
-        var offset = CodeEncoding.headerBytes + bitmapBytes
+    private func unpack<Bits: FixedWidthInteger & UnsignedInteger>(
+        _ base: UnsafeRawPointer, _: Bits.Type, into out: UnsafeMutablePointer<Float>, _ convert: (Bits) -> Float
+    ) {
+        out.update(repeating: 0, count: dim)
+        let bitmap = base + CodeEncoding.headerBytes
+        let values = bitmap + bitmapBytes
+        let width = MemoryLayout<Bits>.size
+        var offset = 0
         var byteIndex = 0
         while byteIndex < bitmapBytes {
             let take = min(8, bitmapBytes - byteIndex)
             var word: UInt64
             if take == 8 {
-                word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: CodeEncoding.headerBytes + byteIndex, as: UInt64.self))
+                word = UInt64(littleEndian: bitmap.loadUnaligned(fromByteOffset: byteIndex, as: UInt64.self))
             } else {
                 word = 0
                 for k in 0..<take {
-                    word |= UInt64(bytes[CodeEncoding.headerBytes + byteIndex + k]) << (8 * k)
+                    word |= UInt64(bitmap.load(fromByteOffset: byteIndex + k, as: UInt8.self)) << (8 * k)
                 }
             }
-            let base = byteIndex * 8
+            let element = out + byteIndex * 8
             while word != 0 {
-                store(base + word.trailingZeroBitCount, offset)
-                offset += width
+                element[word.trailingZeroBitCount] = convert(values.loadUnaligned(fromByteOffset: offset, as: Bits.self))
+                offset &+= width
                 word &= word &- 1
             }
             byteIndex += take

@@ -145,10 +145,18 @@ extension FeatureStore {
         let distinctPaths = Set(images.map { [$0.source, $0.path] }).count == images.count
         let writeStart = Date()
         let timings = try tensor.data.withUnsafeBufferPointer { all in
-            try pipelinedImport(count: count, batchSize: batchSize, pipelined: distinctPaths) { start, end in
-                let registered = try registerImages(Array(images[start..<end]), collections: [collection])
+            try pipelinedImport(count: count, batchSize: batchSize, pipelined: distinctPaths) { start, end, earlier in
+                let registered = try registerImages(Array(images[start..<end]), collections: [collection], after: earlier)
                 var ids: [Int64] = []
                 var matrix: [Float] = []
+                if registered.allSatisfy({ !$0.pending.isEmpty }) {
+                    // Every row new (a fresh import): the commit reads the batch's rows in place
+                    // (`all` outlives `pipelinedImport`, which waits for every commit).
+                    return PreparedImportBatch(
+                        codes: CodeBatch(collection: collection, ids: registered.map(\.id), matrix: []),
+                        borrowedRows: UnsafeBufferPointer(rebasing: all[(start * dim)..<(end * dim)]),
+                        skipped: 0, end: end)
+                }
                 matrix.reserveCapacity((end - start) * dim)
                 for (offset, image) in registered.enumerated() where !image.pending.isEmpty {
                     ids.append(image.id)

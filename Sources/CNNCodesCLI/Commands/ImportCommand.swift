@@ -56,8 +56,10 @@ struct ImportCommand: ParsableCommand {
         let rate = summary.writeSeconds > 0 ? Int(Double(summary.imported) / summary.writeSeconds) : 0
         let timings = summary.timings
         // Per-step times for the benchmark; the commits overlap the catalog steps.
-        print("steps: register \(String(format: "%.2f", timings.register)) s, LMDB commits "
-              + "\(String(format: "%.2f", timings.commit)) s, done marks \(String(format: "%.2f", timings.markDone)) s")
+        // Per-step CPU in parentheses: the rest of a step is waiting (I/O, or a core on a loaded machine).
+        print("steps: register \(String(format: "%.2f", timings.register)) s (\(String(format: "%.2f", timings.registerCPU)) s CPU), "
+              + "LMDB commits \(String(format: "%.2f", timings.commit)) s (\(String(format: "%.2f", timings.commitCPU)) s CPU), "
+              + "done marks \(String(format: "%.2f", timings.markDone)) s")
         print("done: \(summary.imported) imported, \(summary.skipped) already stored, \(summary.total) rows "
               + "in \(String(format: "%.2f", seconds)) s; writing \(String(format: "%.2f", summary.writeSeconds)) s "
               + "(\(rate) codes/s with durable commits)")
