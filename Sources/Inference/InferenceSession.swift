@@ -82,7 +82,8 @@ public final class InferenceSession {
     public var runtimeOpTypes: [String] { plan.opTypes }
     /// Floating-point operations of one `run` on the whole batch: 2 · multiply-accumulates of
     /// every Conv, Gemm and MatMul, counted for the direct algorithm (for GFLOP/s figures).
-    public var flopsPerRun: Int { plan.flops }
+    /// The plan covers one pass of `chunk` images, so a micro-batched run is that many passes.
+    public var flopsPerRun: Int { plan.flops * ((inputShape.first ?? 1) / max(chunk, 1)) }
     /// Floats held in activation buffers (excluding weights).
     public var bufferFloats: Int { plan.capacities.reduce(0, +) + plan.scratchCount }
 

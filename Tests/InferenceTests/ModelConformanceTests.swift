@@ -119,6 +119,7 @@ final class ModelConformanceTests: XCTestCase {
         XCTAssertEqual(four.imagesPerPass, 2)
         let one = try InferenceSession(model: model, outputs: layers, inputShape: [1, 3, 224, 224], threads: 1)
         XCTAssertEqual(one.imagesPerPass, 1)
+        XCTAssertEqual(four.flopsPerRun, 4 * one.flopsPerRun, "FLOPs count the whole batch, not one pass")
         let all = try four.run(batch)
         for layer in layers {
             let inBatch = try XCTUnwrap(all[layer])
