@@ -13,6 +13,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "ck_avx2_common.h"
 #endif
 
 /// Slack floats after the padded plane: the last vector of a row computes up to 7 columns
@@ -73,8 +74,6 @@ static void plane_portable(const float *pad, const float *wc, float bias, float 
 }
 
 #if defined(__x86_64__)
-#define CK_AVX2 __attribute__((target("avx2,fma")))
-#define CK_INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
 
 /// 8 input floats at stride S (1 or 2) from p: p[0], p[S], ..., p[7S]. Stride 2 loads 16
 /// floats and keeps the even ones (shuffle within lanes, then put the 64-bit halves in order).
@@ -85,20 +84,7 @@ CK_INLINE_AVX2 __m256 load_strided(const float *p, const int S) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-CK_INLINE_AVX2 __m256 activate8(__m256 v, ck_activation a) {
-    switch (a.kind) {
-    case CK_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case CK_ACT_CLIP: return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(a.lo)), _mm256_set1_ps(a.hi));
-    case CK_ACT_LEAKY: {
-        __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-        return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(a.lo)), negative);
-    }
-    default: return v;
-    }
-}
 
-/// Lane masks for the last, partial vector of a row: load at (8 − n) for n valid lanes.
-static const int tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
 /// R output rows × V vectors of 8 columns starting at (oy, ox), at horizontal stride S, all
 /// kH·kW taps (rows in the top/bottom padding read zeros). R·V independent accumulators: one

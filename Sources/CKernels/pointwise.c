@@ -13,6 +13,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "ck_avx2_common.h"
 #endif
 
 enum { PR = CK_PW_PANEL_ROWS };
@@ -30,22 +31,8 @@ void ck_pointwise_pack(const float *w, int m, int k, float *packed) {
 }
 
 #if defined(__x86_64__)
-#define CK_AVX2 __attribute__((target("avx2,fma")))
-#define CK_INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
 
-CK_INLINE_AVX2 __m256 activate8(__m256 v, ck_activation a) {
-    switch (a.kind) {
-    case CK_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
-    case CK_ACT_CLIP: return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(a.lo)), _mm256_set1_ps(a.hi));
-    case CK_ACT_LEAKY: {
-        __m256 negative = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-        return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(a.lo)), negative);
-    }
-    default: return v;
-    }
-}
 
-static const int tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
 /// R rows (≤ 6) × V vectors (1 or 2) of 8 columns; with MASKED the last vector has only
 /// `last` valid lanes (loaded and stored under a mask, so nothing past the row is touched).

@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "ck_avx2_common.h"
 #endif
 
 enum { CK_POOL_SLACK = 32 };
@@ -46,7 +47,6 @@ static void plane_portable(const float *pad, float *out, const ck_window *g) {
 }
 
 #if defined(__x86_64__)
-#define CK_INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
 
 CK_INLINE_AVX2 __m256 load_strided(const float *p, const int S) {
     if (S == 1) return _mm256_loadu_ps(p);
@@ -55,7 +55,6 @@ CK_INLINE_AVX2 __m256 load_strided(const float *p, const int S) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-static const int tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
 CK_INLINE_AVX2 void plane_avx2(const float *pad, float *out, const ck_window *g, const int S) {
     const int pw = pool_padded_w(g), ow = g->out_w, kh = g->kernel_h, kw = g->kernel_w;
