@@ -12,7 +12,7 @@ final class CollectionSearchTests: XCTestCase {
     let dim = 16
     private var store: FeatureStore!
     private var ids: [Int64] = []
-    private var generator = SplitMix64(seed: 11)
+    private var generator = SeededRandom(seed: 11)
 
     override func setUpWithError() throws {
         store = try FeatureStore(at: try TestPaths.temporaryDirectory(self).appendingPathComponent("store"))
@@ -91,7 +91,7 @@ final class CollectionSearchTests: XCTestCase {
         let dim = self.dim
         DispatchQueue.global().async {
             defer { writerDone.signal() }
-            var generator = SplitMix64(seed: 5)
+            var generator = SeededRandom(seed: 5)
             do {
                 for batch in 0..<10 {
                     let images = (0..<20).map { NewImage(source: "/data", path: "w\(batch)-\($0).jpg", digest: "w\(batch)-\($0)") }
@@ -141,17 +141,3 @@ private final class Reports: @unchecked Sendable {
     }
 }
 
-/// A small deterministic generator (tests must not depend on the system RNG).
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
