@@ -28,3 +28,9 @@ int ck_has_avx2_fma(void) {
 }
 
 const char *ck_isa_name(void) { return ck_has_avx2_fma() ? "avx2+fma" : "portable"; }
+
+static _Thread_local int engine_threads = 1;
+
+int ck_engine_threads(void) { return engine_threads; }
+
+void ck_set_engine_threads(int count) { engine_threads = count > 1 ? count : 1; }

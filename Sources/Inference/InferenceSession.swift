@@ -9,72 +9,106 @@ import Tensor
 /// session per batch size and reuse it. `run` is serialized by a lock (the buffers are
 /// per session); use one session per thread for parallel forward passes.
 ///
-/// Micro-batches: a batch larger than `threads` (and a multiple of it) runs as consecutive
-/// passes of `threads` images, one image per thread in every kernel. Each image's
-/// activations then stay in that core's L2 / the shared L3 instead of streaming a whole
-/// batch's tensors (77 MB per layer for EfficientNet-Lite0 at batch 16) through memory:
-/// measured 25–27 vs 20–22 images/s at batch 16 on 2 threads. Used only when every requested
-/// output is computed per image and the program is batch-local (`BatchLocality`: every
-/// run-time tensor leads with the micro-batch, no step works along axis 0), so a graph that
-/// reduces, reshapes or normalizes across the batch keeps one plan for the whole batch.
+/// Lanes: a batch of two or more images runs as independent single-image passes spread over
+/// `threads` lanes, each lane a thread with its own activation buffers and scratch, all
+/// sharing one plan (kernels are immutable; weights are held once). Lanes need no
+/// synchronization between layers — a split kernel waits for its slowest thread at every one
+/// of EfficientNet-Lite0's ~100 splits per image — and each image's activations stay in its
+/// core's cache instead of streaming a whole batch's tensors (77 MB per layer for
+/// EfficientNet-Lite0 at batch 16) through memory. Used only when every requested output is
+/// computed per image and the program is batch-local (`BatchLocality`, checked on the
+/// program planned for two images: every run-time tensor leads with the batch, no step works
+/// along axis 0), so a graph that reduces, reshapes or normalizes across the batch keeps one
+/// plan for the whole batch, split inside each kernel.
 public final class InferenceSession {
     public let inputShape: [Int]
     public let outputNames: [String]
     public let threads: Int
     private let plan: ExecutionPlan
-    /// Images per pass of the plan (= inputShape[0] unless micro-batched).
+    /// Images per pass of the plan: 1 in lanes, else inputShape[0].
     private let chunk: Int
-    private var buffers: [UnsafeMutablePointer<Float>]
-    private let scratch: UnsafeMutablePointer<Float>
+    /// One for a whole-batch plan (its kernels split across `threads`), else one per thread.
+    private let lanes: [Lane]
     private let lock = NSLock()
+
+    /// Activation buffers and scratch of one pass of the plan; a lane runs its passes alone.
+    private final class Lane {
+        let buffers: [UnsafeMutablePointer<Float>]
+        let scratch: UnsafeMutablePointer<Float>
+
+        init(plan: ExecutionPlan) {
+            buffers = plan.capacities.map { count in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+                p.initialize(repeating: 0, count: max(count, 1))
+                return p
+            }
+            scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(plan.scratchCount, 1))
+            scratch.initialize(repeating: 0, count: max(plan.scratchCount, 1))
+        }
+
+        deinit {
+            for b in buffers { b.deallocate() }
+            scratch.deallocate()
+        }
+
+        /// Runs every step on the input already in the plan's input buffer.
+        func run(_ plan: ExecutionPlan) {
+            for step in plan.steps {
+                let ins = step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } }
+                let outs = step.outputs.map { buffers[$0] }
+                step.kernel.run(inputs: ins, outputs: outs, scratch: scratch)
+            }
+        }
+    }
 
     /// - Parameters:
     ///   - outputs: any tensor names of the graph (see `ONNXModel.describe`); empty = the
     ///     model's declared outputs.
     ///   - inputShape: the full input shape, batch first (e.g. [16, 3, 224, 224]).
     ///   - threads: threads for the engine's loops and its sgemm splits (OpenBLAS itself runs
-    ///     single-threaded inside each part).
+    ///     single-threaded inside each part), or lanes of single images.
     public init(model: ONNXModel, outputs: [String] = [], inputShape: [Int], threads: Int = 2) throws {
         let names = outputs.isEmpty ? model.outputs.map(\.name) : outputs
         self.inputShape = inputShape
         self.outputNames = names
         self.threads = max(1, threads)
-        Parallel.threads = self.threads
         let batch = inputShape.first ?? 1
-        let micro = self.threads
-        var chunked: ExecutionPlan?
-        if micro >= 2 && batch > micro && batch % micro == 0 {
-            // A graph that fixes the batch size fails to plan here and keeps the full plan.
-            if let candidate = try? ExecutionPlan(graph: model.graph, inputShape: [micro] + inputShape.dropFirst(), outputs: names) {
-                let perImage = candidate.outputs.values.allSatisfy { output in
-                    if case let .buffer(_, shape) = output { return shape.first == micro }
-                    return false
-                }
-                if perImage && candidate.isBatchLocal { chunked = candidate }
-            }
+        let savedThreads = Parallel.threads
+        defer { Parallel.threads = savedThreads }
+        var single: ExecutionPlan?
+        if batch >= 2 && InferenceSession.imagesAreIndependent(model: model, outputs: names, inputShape: inputShape) {
+            // Kernels size their per-thread scratch from Parallel.threads when built: one.
+            Parallel.threads = 1
+            single = try? ExecutionPlan(graph: model.graph, inputShape: [1] + inputShape.dropFirst(), outputs: names)
         }
-        if let chunked {
-            plan = chunked
-            chunk = micro
+        if let single {
+            plan = single
+            chunk = 1
+            lanes = (0..<min(self.threads, batch)).map { _ in Lane(plan: single) }
         } else {
+            Parallel.threads = self.threads
             plan = try ExecutionPlan(graph: model.graph, inputShape: inputShape, outputs: names)
             chunk = batch
+            lanes = [Lane(plan: plan)]
         }
-        buffers = plan.capacities.map { count in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            p.initialize(repeating: 0, count: max(count, 1))
-            return p
-        }
-        scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(plan.scratchCount, 1))
-        scratch.initialize(repeating: 0, count: max(plan.scratchCount, 1))
     }
 
-    deinit {
-        for b in buffers { b.deallocate() }
-        scratch.deallocate()
+    /// True when the program for two images is batch-local and every requested output is a
+    /// per-image run-time tensor, so single-image passes give the same results. A graph that
+    /// fixes the batch size fails to plan for two and answers false.
+    private static func imagesAreIndependent(model: ONNXModel, outputs names: [String], inputShape: [Int]) -> Bool {
+        guard let program = try? ExecutionPlan.program(graph: model.graph, inputShape: [2] + inputShape.dropFirst(), outputs: names)
+        else { return false }
+        let perImage = names.allSatisfy { name in
+            guard let info = program.values[name] else { return false }
+            return info.constant == nil && info.shape.first == 2
+        }
+        return perImage && BatchLocality.isBatchLocal(program, batch: 2)
     }
 
-    /// Images per pass of the plan: `threads` when micro-batched, else the whole batch.
+    /// Lanes running single images in parallel (1 when the whole batch runs as one pass).
+    public var laneCount: Int { lanes.count }
+    /// Images per pass of the plan: 1 in lanes, else the whole batch.
     public var imagesPerPass: Int { chunk }
     /// Nodes executed per run after pruning and folding.
     public var runtimeNodeCount: Int { plan.runtimeNodeCount }
@@ -82,10 +116,12 @@ public final class InferenceSession {
     public var runtimeOpTypes: [String] { plan.opTypes }
     /// Floating-point operations of one `run` on the whole batch: 2 · multiply-accumulates of
     /// every Conv, Gemm and MatMul, counted for the direct algorithm (for GFLOP/s figures).
-    /// The plan covers one pass of `chunk` images, so a micro-batched run is that many passes.
-    public var flopsPerRun: Int { plan.flops * ((inputShape.first ?? 1) / max(chunk, 1)) }
-    /// Floats held in activation buffers (excluding weights).
-    public var bufferFloats: Int { plan.capacities.reduce(0, +) + plan.scratchCount }
+    /// The plan covers one pass of `chunk` images, so a run in lanes is that many passes.
+    public var flopsPerRun: Int { plan.flops * passes }
+    /// Floats held in activation buffers and scratch, all lanes (excluding weights).
+    public var bufferFloats: Int { (plan.capacities.reduce(0, +) + plan.scratchCount) * lanes.count }
+
+    private var passes: Int { max(1, (inputShape.first ?? 1) / max(chunk, 1)) }
 
     /// Runs the network on `input` (shape `inputShape`) and returns every requested tensor.
     public func run(_ input: Tensor) throws -> [String: Tensor] {
@@ -97,36 +133,50 @@ public final class InferenceSession {
         let blasThreads = BLAS.threads
         BLAS.setThreads(1)
         defer { BLAS.setThreads(blasThreads) }
-        Parallel.threads = threads
-        let passes = max(1, (inputShape.first ?? 1) / max(chunk, 1))
+        let savedThreads = Parallel.threads
+        defer { Parallel.threads = savedThreads }
+
+        // Per-image slices of every buffered output, written by whichever lane ran the pass.
+        let passes = self.passes
+        var results: [(name: String, buffer: Int, shape: [Int], data: UnsafeMutablePointer<Float>)] = []
+        for name in outputNames {
+            guard case let .buffer(b, shape)? = plan.outputs[name] else { continue }
+            let full = [shape[0] * passes] + shape.dropFirst()
+            results.append((name, b, full, UnsafeMutablePointer<Float>.allocate(capacity: max(1, full.reduce(1, *)))))
+        }
+        defer { for r in results { r.data.deallocate() } }
         let inputFloats = input.data.count / passes
-        var collected: [String: [Float]] = [:]
-        for pass in 0..<passes {
-            input.data.withUnsafeBufferPointer { p in
-                if let base = p.baseAddress { buffers[plan.inputBuffer].update(from: base + pass * inputFloats, count: inputFloats) }
+        input.data.withUnsafeBufferPointer { source in
+            guard let base = source.baseAddress else { return }
+            func runPass(_ pass: Int, on lane: Lane) {
+                lane.buffers[plan.inputBuffer].update(from: base + pass * inputFloats, count: inputFloats)
+                lane.run(plan)
+                for r in results {
+                    let perPass = r.shape.reduce(1, *) / passes
+                    (r.data + pass * perPass).update(from: lane.buffers[r.buffer], count: perPass)
+                }
             }
-            for step in plan.steps {
-                let ins = step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } }
-                let outs = step.outputs.map { buffers[$0] }
-                step.kernel.run(inputs: ins, outputs: outs, scratch: scratch)
-            }
-            for name in outputNames {
-                guard case let .buffer(b, shape)? = plan.outputs[name] else { continue }
-                collected[name, default: []].append(contentsOf: UnsafeBufferPointer(start: buffers[b], count: shape.reduce(1, *)))
+            if lanes.count == 1 {
+                Parallel.threads = threads
+                for pass in 0..<passes { runPass(pass, on: lanes[0]) }
+            } else {
+                // Lane i takes passes i, i + lanes, …; its kernels run single-threaded.
+                let laneCount = lanes.count
+                DispatchQueueHelper.run(laneCount) { index in
+                    let outer = Parallel.threads
+                    Parallel.threads = 1
+                    defer { Parallel.threads = outer }
+                    for pass in stride(from: index, to: passes, by: laneCount) { runPass(pass, on: lanes[index]) }
+                }
             }
         }
         var result: [String: Tensor] = [:]
-        for name in outputNames {
-            switch plan.outputs[name] {
-            case let .buffer(_, shape)?:
-                // Micro-batched: the passes' slices, in order, make the whole batch.
-                let full = passes > 1 ? [shape[0] * passes] + shape.dropFirst() : shape
-                result[name] = Tensor(shape: full, data: collected[name] ?? [])
-            case let .constant(value)?:
-                result[name] = Tensor(shape: value.shape, data: value.asFloats)
-            case nil:
-                throw InferenceError.unknownTensor(name: name)
-            }
+        for r in results {
+            result[r.name] = Tensor(shape: r.shape, data: Array(UnsafeBufferPointer(start: r.data, count: r.shape.reduce(1, *))))
+        }
+        for name in outputNames where result[name] == nil {
+            guard case let .constant(value)? = plan.outputs[name] else { throw InferenceError.unknownTensor(name: name) }
+            result[name] = Tensor(shape: value.shape, data: value.asFloats)
         }
         return result
     }

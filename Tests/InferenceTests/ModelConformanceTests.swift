@@ -107,27 +107,37 @@ final class ModelConformanceTests: XCTestCase {
         }
     }
 
-    /// A batch of 4 on 2 threads runs as two passes of 2 images (micro-batches) and gives each
-    /// image the same outputs (a pooled layer and the logits) as running it alone.
-    func testMicroBatchesAgree() throws {
+    /// A batch of 4 on 2 threads runs as single-image passes in two lanes and gives each image
+    /// the same outputs (a pooled layer and the logits) as running it alone; so does a batch
+    /// of 3 (one lane runs two images, the other one) and a batch of 4 on one thread.
+    func testLanesAgree() throws {
         let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")
         let model = try ONNXModel(contentsOf: url)
         let layers = ["/_avg_pooling/GlobalAveragePool_output_0"] + model.outputs.map(\.name)
         var batch = Tensor(shape: [4, 3, 224, 224])
         for i in 0..<batch.count { batch.data[i] = cos(Float(i) * 0.0007) }
         let four = try InferenceSession(model: model, outputs: layers, inputShape: [4, 3, 224, 224], threads: 2)
-        XCTAssertEqual(four.imagesPerPass, 2)
+        XCTAssertEqual(four.imagesPerPass, 1)
+        XCTAssertEqual(four.laneCount, 2)
         let one = try InferenceSession(model: model, outputs: layers, inputShape: [1, 3, 224, 224], threads: 1)
         XCTAssertEqual(one.imagesPerPass, 1)
+        XCTAssertEqual(one.laneCount, 1)
         XCTAssertEqual(four.flopsPerRun, 4 * one.flopsPerRun, "FLOPs count the whole batch, not one pass")
-        let all = try four.run(batch)
-        for layer in layers {
-            let inBatch = try XCTUnwrap(all[layer])
-            XCTAssertEqual(inBatch.shape.first, 4, layer)
-            for image in 0..<4 {
-                let alone = try XCTUnwrap(try one.run(batch.rows(image..<(image + 1)))[layer])
-                let diff = zip(alone.data, inBatch.rows(image..<(image + 1)).data).map { abs($0 - $1) }.max() ?? .nan
-                XCTAssertLessThan(diff, 1e-4, "\(layer) image \(image)")
+        let alone = try (0..<4).map { image in try one.run(batch.rows(image..<(image + 1))) }
+        let three = try InferenceSession(model: model, outputs: layers, inputShape: [3, 3, 224, 224], threads: 2)
+        let fourOnOne = try InferenceSession(model: model, outputs: layers, inputShape: [4, 3, 224, 224], threads: 1)
+        XCTAssertEqual(fourOnOne.laneCount, 1)
+        for (session, input) in [(four, batch), (three, batch.rows(0..<3)), (fourOnOne, batch)] {
+            let all = try session.run(input)
+            let count = input.shape[0]
+            for layer in layers {
+                let inBatch = try XCTUnwrap(all[layer])
+                XCTAssertEqual(inBatch.shape.first, count, layer)
+                for image in 0..<count {
+                    let expected = try XCTUnwrap(alone[image][layer])
+                    let diff = zip(expected.data, inBatch.rows(image..<(image + 1)).data).map { abs($0 - $1) }.max() ?? .nan
+                    XCTAssertLessThan(diff, 1e-4, "\(layer) image \(image) of \(count)")
+                }
             }
         }
     }

@@ -40,7 +40,7 @@ final class OperatorTests: XCTestCase {
         }
     }
 
-    /// A batch of 4 on 2 threads is split into passes of 2 images only when the graph treats
+    /// A batch of 4 on 2 threads is split into single-image passes (lanes) only when the graph treats
     /// images independently; these two mix the batch (their values are checked above).
     func testBatchMixingGraphsRunAsOneBatch() throws {
         let dir = OperatorTests.directory
@@ -52,7 +52,8 @@ final class OperatorTests: XCTestCase {
         let local = try InferenceSession(
             model: ONNXModel(contentsOf: dir.appendingPathComponent("batch_local_conv_softmax.onnx")), inputShape: [4, 2, 5, 5],
             threads: 2)
-        XCTAssertEqual(local.imagesPerPass, 2, "a plain conv graph is split into micro-batches")
+        XCTAssertEqual(local.imagesPerPass, 1, "a plain conv graph runs single images")
+        XCTAssertEqual(local.laneCount, 2, "in one lane per thread")
     }
 
     /// Fusion happened where the cases say it should (the fused results are checked above).

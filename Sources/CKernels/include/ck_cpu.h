@@ -26,6 +26,13 @@ void ck_force_portable(int on);
 /// "avx2+fma" or "portable".
 const char *ck_isa_name(void);
 
+/// Threads the engine's loops may use when called from the calling thread: thread-local, so
+/// two sessions on two threads (the service) each keep their own count, and a thread that
+/// never set it (a worker inside a split) reads 1 and never splits again. Set by
+/// InferenceSession before planning and before each run.
+int ck_engine_threads(void);
+void ck_set_engine_threads(int count);
+
 #ifdef __cplusplus
 }
 #endif

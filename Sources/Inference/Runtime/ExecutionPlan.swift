@@ -27,11 +27,11 @@ final class ExecutionPlan {
     let opTypes: [String]
     /// Floating-point operations of one run (2 · MACs of Conv/Gemm/MatMul; `FLOPCount`).
     let flops: Int
-    /// Every run-time tensor holds the batch along axis 0 and nothing works across it
-    /// (`BatchLocality`): the batch may be split into independent passes.
-    let isBatchLocal: Bool
 
-    init(graph: Graph, inputShape: [Int], outputs requested: [String]) throws {
+    /// The graph pruned to the `requested` tensors, shape-analysed and constant-folded for
+    /// `inputShape`, and rewritten by the load-time passes: everything a plan needs except
+    /// kernels and buffers (cheap enough to ask questions of, e.g. `BatchLocality`).
+    static func program(graph: Graph, inputShape: [Int], outputs requested: [String]) throws -> Program {
         let nodes = try graph.nodesNeeded(for: requested)
         let analysis = try ShapeAnalysis(graph: graph, inputShape: inputShape, evaluateConstants: true, nodes: nodes)
         var program = Program(steps: [], values: analysis.values, requested: Set(requested))
@@ -41,10 +41,14 @@ final class ExecutionPlan {
             program.steps.append(Program.Step(node: node, op: op, inputInfos: node.inputs.map { $0.isEmpty ? nil : analysis.values[$0] }))
         }
         program.optimize()
+        return program
+    }
+
+    init(graph: Graph, inputShape: [Int], outputs requested: [String]) throws {
+        let program = try ExecutionPlan.program(graph: graph, inputShape: inputShape, outputs: requested)
         runtimeNodeCount = program.steps.count
         opTypes = program.steps.map { $0.node.opType }
         flops = FLOPCount.forward(program)
-        isBatchLocal = BatchLocality.isBatchLocal(program, batch: inputShape.first ?? 1)
 
         guard let inputName = graph.inputs.first?.name else { throw InferenceError.malformed(path: "<graph>", reason: "no input") }
         // Alias groups: a view's output lives in its input's buffer.
@@ -137,7 +141,7 @@ final class ExecutionPlan {
         for name in requested {
             if let info = program.values[name], let constant = info.constant {
                 outputs[name] = .constant(constant)
-            } else if let r = root[name], let b = bufferOf[r], let info = program.values[name] ?? analysis.values[name] {
+            } else if let r = root[name], let b = bufferOf[r], let info = program.values[name] {
                 outputs[name] = .buffer(b, shape: info.shape)
             } else if name == inputName {
                 outputs[name] = .buffer(inputBuffer, shape: inputShape)

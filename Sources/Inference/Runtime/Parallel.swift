@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// Splits loops that do not go through BLAS across the session's threads.
@@ -7,8 +8,13 @@ import Dispatch
 /// a GCD worker. Chunks write disjoint output ranges, which is what makes the shared raw
 /// pointers safe.
 enum Parallel {
-    /// Threads used by `forEachChunk`; set by the session (process-wide, like OpenBLAS's).
-    nonisolated(unsafe) static var threads = 1
+    /// Threads the kernels split their work into, for the calling thread (thread-local, see
+    /// `ck_engine_threads`): the session sets it before planning (kernels size per-thread
+    /// scratch from it) and before running; its lanes set 1.
+    static var threads: Int {
+        get { Int(ck_engine_threads()) }
+        set { ck_set_engine_threads(Int32(newValue)) }
+    }
 
     /// Calls `body` with disjoint ranges covering 0..<count; serial below `minimumWork`
     /// elements of work per call (splitting tiny loops costs more than it saves).
