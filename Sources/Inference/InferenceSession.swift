@@ -24,15 +24,15 @@ public final class InferenceSession {
     public let inputShape: [Int]
     public let outputNames: [String]
     public let threads: Int
-    private let plan: ExecutionPlan
+    let plan: ExecutionPlan
     /// Images per pass of the plan: 1 in lanes, else inputShape[0].
     private let chunk: Int
     /// One for a whole-batch plan (its kernels split across `threads`), else one per thread.
-    private let lanes: [Lane]
+    let lanes: [Lane]
     private let lock = NSLock()
 
     /// Activation buffers and scratch of one pass of the plan; a lane runs its passes alone.
-    private final class Lane {
+    final class Lane {
         let buffers: [UnsafeMutablePointer<Float>]
         let scratch: UnsafeMutablePointer<Float>
 
@@ -53,11 +53,14 @@ public final class InferenceSession {
 
         /// Runs every step on the input already in the plan's input buffer.
         func run(_ plan: ExecutionPlan) {
-            for step in plan.steps {
-                let ins = step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } }
-                let outs = step.outputs.map { buffers[$0] }
-                step.kernel.run(inputs: ins, outputs: outs, scratch: scratch)
-            }
+            for step in plan.steps { run(step) }
+        }
+
+        @inline(__always)
+        func run(_ step: ExecutionPlan.Step) {
+            let ins = step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } }
+            let outs = step.outputs.map { buffers[$0] }
+            step.kernel.run(inputs: ins, outputs: outs, scratch: scratch)
         }
     }
 
@@ -126,16 +129,25 @@ public final class InferenceSession {
     /// Runs the network on `input` (shape `inputShape`) and returns every requested tensor.
     public func run(_ input: Tensor) throws -> [String: Tensor] {
         guard input.shape == inputShape else { throw InferenceError.inputShapeMismatch(expected: inputShape, got: input.shape) }
+        return try withRunScope(threads: threads) { try runLocked(input) }
+    }
+
+    /// Holds the session's lock, OpenBLAS at one thread (the engine splits every sgemm itself,
+    /// see Parallel.sgemm; the setting is process-wide, so the caller's value is restored
+    /// after) and the calling thread's engine thread count at `threads` while `body` runs.
+    func withRunScope<R>(threads: Int, _ body: () throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
-        // OpenBLAS single-threaded while the engine runs: it splits every sgemm itself (see
-        // Parallel.sgemm). The setting is process-wide, so the caller's value is restored after.
         let blasThreads = BLAS.threads
         BLAS.setThreads(1)
         defer { BLAS.setThreads(blasThreads) }
         let savedThreads = Parallel.threads
+        Parallel.threads = threads
         defer { Parallel.threads = savedThreads }
+        return try body()
+    }
 
+    private func runLocked(_ input: Tensor) throws -> [String: Tensor] {
         // Per-image slices of every buffered output, written by whichever lane ran the pass.
         let passes = self.passes
         var results: [(name: String, buffer: Int, shape: [Int], data: UnsafeMutablePointer<Float>)] = []
@@ -157,7 +169,6 @@ public final class InferenceSession {
                 }
             }
             if lanes.count == 1 {
-                Parallel.threads = threads
                 for pass in 0..<passes { runPass(pass, on: lanes[0]) }
             } else {
                 // Lane i takes passes i, i + lanes, …; its kernels run single-threaded.

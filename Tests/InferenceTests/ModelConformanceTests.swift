@@ -142,6 +142,47 @@ final class ModelConformanceTests: XCTestCase {
         }
     }
 
+    /// Two sessions with different thread counts running at the same time on two threads each
+    /// give exactly the results they give alone (the engine's thread count is per thread).
+    func testConcurrentSessionsAgreeWithSerialRuns() throws {
+        let model = try ONNXModel(contentsOf: try TestPaths.requireShared("models/efficientnet_lite0.onnx"))
+        var batch = Tensor(shape: [2, 3, 224, 224])
+        for i in 0..<batch.count { batch.data[i] = sin(Float(i) * 0.0011) }
+        let sessions = try [(1, [1, 3, 224, 224]), (2, [1, 3, 224, 224]), (2, [2, 3, 224, 224]), (1, [2, 3, 224, 224])].map {
+            try InferenceSession(model: model, inputShape: $0.1, threads: $0.0)
+        }
+        let inputs = sessions.map { $0.inputShape[0] == 1 ? batch.rows(0..<1) : batch }
+        let serial = try zip(sessions, inputs).map { try $0.run($1) }
+        let concurrent = try (0..<3).flatMap { _ in
+            var results = [[String: Tensor]?](repeating: nil, count: sessions.count)
+            let lock = NSLock()
+            DispatchQueue.concurrentPerform(iterations: sessions.count) { i in
+                let out = try? sessions[i].run(inputs[i])
+                lock.lock(); results[i] = out; lock.unlock()
+            }
+            return try results.map { try XCTUnwrap($0) }
+        }
+        for (i, result) in concurrent.enumerated() {
+            let expected = serial[i % sessions.count]
+            for (name, tensor) in expected {
+                XCTAssertEqual(result[name]?.data, tensor.data, "session \(i % sessions.count), output \(name)")
+            }
+        }
+    }
+
+    /// `profile` times every step of the plan; its FLOPs add up to the plan's.
+    func testProfileCoversEveryStep() throws {
+        let model = try ONNXModel(contentsOf: try TestPaths.requireShared("models/efficientnet_lite0.onnx"))
+        for (threads, batch) in [(2, 1), (2, 4)] {
+            let session = try InferenceSession(model: model, inputShape: [batch, 3, 224, 224], threads: threads)
+            let steps = try session.profile(Tensor(shape: [batch, 3, 224, 224]), passes: 2)
+            XCTAssertLessThanOrEqual(steps.count, session.runtimeOpTypes.count, "views (Reshape, Flatten) run no kernel")
+            XCTAssertTrue(steps.allSatisfy { $0.seconds > 0 }, "every step took time")
+            XCTAssertEqual(steps.reduce(0) { $0 + $1.flops } * batch / session.imagesPerPass, session.flopsPerRun)
+            XCTAssertEqual(steps.filter { $0.opType == "Conv" }.count, 49, "EfficientNet-Lite0 has 49 convolutions")
+        }
+    }
+
     /// Pruning: asking for an early layer runs only the nodes before it.
     func testEarlyLayerRunsOnlyItsPrefix() throws {
         let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")

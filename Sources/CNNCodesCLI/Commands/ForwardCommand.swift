@@ -20,9 +20,15 @@ struct ForwardCommand: ParsableCommand {
             multiply-accumulates of every Conv, Gemm and MatMul, counted for the direct \
             algorithm) and the GFLOP/s achieved.
 
+            --profile runs the same input for --seconds, timing every step of the plan, and \
+            prints the time per kernel kind and the slowest steps with their GFLOP/s. A batch \
+            that runs in lanes (single images, one lane per thread) is profiled on one lane: \
+            one image on one core.
+
             Examples:
               cnncodes forward model.onnx --input x.npy --layer /_avg_pooling/GlobalAveragePool_output_0 --output codes.npy
               cnncodes forward model.onnx --benchmark --batch 16 --seconds 10 --threads 2
+              cnncodes forward model.onnx --profile --seconds 5 --threads 2
             """
     )
 
@@ -44,7 +50,10 @@ struct ForwardCommand: ParsableCommand {
     @Flag(help: "Measure images per second on seeded random input instead.")
     var benchmark = false
 
-    @Option(help: "Batch size for --benchmark (ignored for models with a fixed batch).")
+    @Flag(help: "Time every step of the plan on seeded random input and print where the time goes.")
+    var profile = false
+
+    @Option(help: "Batch size for --benchmark and --profile (ignored for models with a fixed batch).")
     var batch: Int = 1
 
     @Option(help: "Seconds to run --benchmark for.")
@@ -61,7 +70,7 @@ struct ForwardCommand: ParsableCommand {
             return
         }
         guard model != nil else { throw ValidationError("Missing expected argument '<model>'") }
-        if benchmark {
+        if benchmark || profile {
             guard batch > 0, seconds > 0 else { throw ValidationError("--batch and --seconds must be positive") }
         } else {
             guard input != nil else { throw ValidationError("--input is required (or use --benchmark)") }
@@ -77,7 +86,7 @@ struct ForwardCommand: ParsableCommand {
 
     private func forward(_ model: String) throws {
         let onnx = try ONNXModel(contentsOf: URL(fileURLWithPath: model))
-        if benchmark { return try runBenchmark(onnx, model: model) }
+        if benchmark || profile { return try runBenchmark(onnx, model: model) }
         guard let input, let output else { return }
         let x = try NPY.read(URL(fileURLWithPath: input))
         let names = layers.isEmpty ? [onnx.outputs.first?.name ?? ""] : layers
@@ -115,6 +124,7 @@ struct ForwardCommand: ParsableCommand {
         for i in 0..<count { data[i] = Float((-2 * Foundation.log(max(next(), 1e-300))).squareRoot() * cos(2 * .pi * next())) }
         let x = Tensor(shape: shape, data: data)
         let session = try InferenceSession(model: onnx, inputShape: shape, threads: threads)
+        if profile { return try printProfile(session, x) }
         _ = try session.run(x)
         var images = 0
         let start = Date()
@@ -128,6 +138,30 @@ struct ForwardCommand: ParsableCommand {
         print(String(format: "cnncodes %@ batch=%d threads=%d isa=%@: %.2f images/s", name, shape[0], threads, InstructionSet.name, rate))
         let flopsPerImage = Double(session.flopsPerRun) / Double(shape[0])
         print(String(format: "flops: %.3f GFLOP/image, %.1f GFLOP/s", flopsPerImage / 1e9, flopsPerImage * rate / 1e9))
+    }
+
+    /// `--profile`: per kernel kind, then the 15 slowest steps.
+    private func printProfile(_ session: InferenceSession, _ x: Tensor) throws {
+        let probe = try session.profile(x, passes: 1)
+        let perPass = max(probe.reduce(0) { $0 + $1.seconds }, 1e-6)
+        let steps = try session.profile(x, passes: max(3, Int(seconds / perPass)))
+        let total = steps.reduce(0) { $0 + $1.seconds }
+        let lanes = session.laneCount > 1 ? " (one lane of \(session.laneCount), single-threaded)" : ""
+        print(String(format: "%.3f ms per pass of %d image(s)%@, %d steps", total * 1e3, session.imagesPerPass, lanes, steps.count))
+        func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+        func gflops(_ flops: Int, _ seconds: Double) -> String { flops > 0 ? String(format: "%7.1f", Double(flops) / seconds / 1e9) : "      -" }
+        print("\nkind                              share    ms   GFLOP/s  steps")
+        let kinds = Dictionary(grouping: steps) { "\($0.opType)/\($0.kernel)" }
+        for (kind, group) in kinds.sorted(by: { $0.value.reduce(0) { $0 + $1.seconds } > $1.value.reduce(0) { $0 + $1.seconds } }) {
+            let t = group.reduce(0) { $0 + $1.seconds }, f = group.reduce(0) { $0 + $1.flops }
+            print(pad(kind, 32) + String(format: " %5.1f%% %6.3f %@ %6d", 100 * t / total, t * 1e3, gflops(f, t), group.count))
+        }
+        print("\nslowest steps                                          share    ms   GFLOP/s  kernel")
+        for step in steps.sorted(by: { $0.seconds > $1.seconds }).prefix(15) {
+            print(
+                pad(String(step.label.suffix(52)), 52)
+                    + String(format: " %5.1f%% %6.3f %@  %@", 100 * step.seconds / total, step.seconds * 1e3, gflops(step.flops, step.seconds), step.kernel))
+        }
     }
 
     /// OpenBLAS sgemm on 4096×4096 matrices with --threads threads, repeated for --seconds

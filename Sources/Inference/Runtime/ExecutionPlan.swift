@@ -6,6 +6,9 @@ import Foundation
 final class ExecutionPlan {
     struct Step {
         let label: String
+        let opType: String
+        /// 2 · multiply-accumulates of this step (`FLOPCount`; 0 for ops that are not Conv/Gemm/MatMul).
+        let flops: Int
         let kernel: Kernel
         /// Buffer index per node input, nil for constants and absent inputs.
         let inputs: [Int?]
@@ -121,7 +124,10 @@ final class ExecutionPlan {
                     guard !name.isEmpty, step.inputInfos[i]?.constant == nil, let r = root[name] else { return nil }
                     return bufferOf[r]
                 }
-                steps.append(Step(label: step.node.label, kernel: kernel, inputs: ins, outputs: outs))
+                steps.append(
+                    Step(
+                        label: step.node.label, opType: step.node.opType,
+                        flops: 2 * ((try? FLOPCount.multiplyAccumulates(step)) ?? 0), kernel: kernel, inputs: ins, outputs: outs))
                 scratch = max(scratch, kernel.scratchCount)
                 // Outputs nobody reads are released at once.
                 for name in step.node.outputs where lastUse[name] == nil {
