@@ -74,10 +74,8 @@ final class PoolKernel: Kernel {
     /// counted there, as ONNX Runtime does). The clamped ranges are computed per output row
     /// and column up front, so the inner loops carry no bounds checks.
     func pool(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        // MaxPool goes to the C kernel (AVX2 with a portable fallback, any stride/dilation);
-        // the separable Swift path below serves AveragePool. (Two helpers sped up MaxPool in
-        // parallel; the separable path's max branches are unused until the two are measured
-        // against each other — then keep one.)
+        // MaxPool goes to the C kernel (Sources/CKernels/pool.c: AVX2 with a portable
+        // fallback, any stride/dilation); the Swift paths below serve AveragePool only.
         if kind == .max {
             maxPoolC(x, y)
             return
@@ -106,25 +104,23 @@ final class PoolKernel: Kernel {
         }
     }
 
-    /// Undilated windows, separably: per output row, the kernelH input rows are first reduced
-    /// column by column (max or sum) into a row buffer — contiguous, vectorized passes — then
-    /// each output reduces kernelW neighbours of that buffer. Buffer index j holds input column
-    /// j − padLeft; columns outside the input keep the reduction's identity (−∞ or 0), so the
-    /// horizontal pass needs no bounds. Profiled: the tap-by-tap loop took 17–20 % of
-    /// SqueezeNet and Inception v1 at batch 1.
+    /// AveragePool, undilated windows, separably: per output row, the kernelH input rows are
+    /// first summed column by column into a row buffer — contiguous, vectorized passes — then
+    /// each output sums kernelW neighbours of that buffer. Buffer index j holds input column
+    /// j − padLeft; columns outside the input stay 0, so the horizontal pass needs no bounds.
+    /// Profiled: the tap-by-tap loop took 17–20 % of SqueezeNet and Inception v1 at batch 1.
     private func poolByRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rowsY: [(Int, Int, Int)], colsX: [(Int, Int, Int)]) {
-        let w = self.w, isMax = kind == .max, includePad = countIncludePad
+        let w = self.w, includePad = countIncludePad
         let inPlane = w.inH * w.inW, outPlane = w.outH * w.outW
         let (kW, sW, outW) = (w.kernelW, w.strideW, w.outW)
         let rowLength = (outW - 1) * sW + kW
         let jLo = min(rowLength, w.padLeft), jHi = max(jLo, min(rowLength, w.padLeft + w.inW))
-        let identity: Float = isMax ? -.infinity : 0
         // Average divisors per output column for a full set of rows are (rows counted) × this.
         let columnCounts = colsX.map { includePad ? $0.2 : $0.1 - $0.0 }
         Parallel.forEachChunk(planes, work: planes * outPlane * w.kernelH * kW) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: rowLength) { buffer in
                 guard let r = buffer.baseAddress else { return }
-                r.initialize(repeating: identity, count: rowLength)
+                r.initialize(repeating: 0, count: rowLength)
                 for p in range {
                     let src = x + p * inPlane
                     let dst = y + p * outPlane
@@ -133,31 +129,23 @@ final class PoolKernel: Kernel {
                         let y0 = oy * w.strideH - w.padTop
                         let inside = r + jLo, count = jHi - jLo
                         if kyLo >= kyHi {
-                            inside.update(repeating: identity, count: count)
+                            inside.update(repeating: 0, count: count)
                         } else {
                             let first = src + (y0 + kyLo) * w.inW + (jLo - w.padLeft)
                             inside.update(from: first, count: count)
                             for ky in (kyLo + 1)..<max(kyLo + 1, kyHi) {
                                 let row = src + (y0 + ky) * w.inW + (jLo - w.padLeft)
-                                if isMax {
-                                    for j in 0..<count { let v = row[j]; inside[j] = v > inside[j] ? v : inside[j] }
-                                } else {
-                                    for j in 0..<count { inside[j] += row[j] }
-                                }
+                                for j in 0..<count { inside[j] += row[j] }
                             }
                         }
                         let out = dst + oy * outW
-                        if isMax {
-                            PoolKernel.maxAcross(r, out, kernel: kW, stride: sW, count: outW)
-                        } else {
-                            let rows = includePad ? kyPad : kyHi - kyLo
-                            for ox in 0..<outW {
-                                var sum: Float = 0
-                                let base = r + ox * sW
-                                for kx in 0..<kW { sum += base[kx] }
-                                let divisor = rows * columnCounts[ox]
-                                out[ox] = divisor > 0 ? sum / Float(divisor) : 0
-                            }
+                        let rows = includePad ? kyPad : kyHi - kyLo
+                        for ox in 0..<outW {
+                            var sum: Float = 0
+                            let base = r + ox * sW
+                            for kx in 0..<kW { sum += base[kx] }
+                            let divisor = rows * columnCounts[ox]
+                            out[ox] = divisor > 0 ? sum / Float(divisor) : 0
                         }
                     }
                 }
@@ -165,28 +153,9 @@ final class PoolKernel: Kernel {
         }
     }
 
-    /// out[ox] = max over kx < kernel of r[ox·stride + kx], with the common 3×s1, 3×s2 and
-    /// 2×s2 windows unrolled.
-    @inline(__always)
-    static func maxAcross(_ r: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, kernel: Int, stride: Int, count: Int) {
-        @inline(__always) func mx(_ a: Float, _ b: Float) -> Float { b > a ? b : a }
-        switch (kernel, stride) {
-        case (3, 1): for ox in 0..<count { out[ox] = mx(mx(r[ox], r[ox + 1]), r[ox + 2]) }
-        case (3, 2): for ox in 0..<count { out[ox] = mx(mx(r[2 * ox], r[2 * ox + 1]), r[2 * ox + 2]) }
-        case (2, 2): for ox in 0..<count { out[ox] = mx(r[2 * ox], r[2 * ox + 1]) }
-        default:
-            for ox in 0..<count {
-                let base = r + ox * stride
-                var best = base[0]
-                for kx in 1..<max(1, kernel) { best = mx(best, base[kx]) }
-                out[ox] = best
-            }
-        }
-    }
-
-    /// The general loop (dilated windows): every output walks its clamped taps.
+    /// AveragePool with dilated windows: every output walks its clamped taps.
     private func poolByTaps(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rowsY: [(Int, Int, Int)], colsX: [(Int, Int, Int)]) {
-        let w = self.w, kind = self.kind, includePad = countIncludePad
+        let w = self.w, includePad = countIncludePad
         let inPlane = w.inH * w.inW, outPlane = w.outH * w.outW
         Parallel.forEachChunk(planes, work: planes * outPlane * w.kernelH * w.kernelW) { range in
             for p in range {
@@ -198,22 +167,13 @@ final class PoolKernel: Kernel {
                     for ox in 0..<w.outW {
                         let (kxLo, kxHi, kxPad) = colsX[ox]
                         let x0 = ox * w.strideW - w.padLeft
-                        var best = -Float.infinity
                         var sum: Float = 0
                         for ky in kyLo..<kyHi {
                             let row = src + (y0 + ky * w.dilationH) * w.inW + x0
-                            if kind == .max {
-                                for kx in kxLo..<kxHi { best = max(best, row[kx * w.dilationW]) }
-                            } else {
-                                for kx in kxLo..<kxHi { sum += row[kx * w.dilationW] }
-                            }
+                            for kx in kxLo..<kxHi { sum += row[kx * w.dilationW] }
                         }
-                        switch kind {
-                        case .max: dst[oy * w.outW + ox] = best
-                        case .average:
-                            let divisor = includePad ? kyPad * kxPad : (kyHi - kyLo) * (kxHi - kxLo)
-                            dst[oy * w.outW + ox] = divisor > 0 ? sum / Float(divisor) : 0
-                        }
+                        let divisor = includePad ? kyPad * kxPad : (kyHi - kyLo) * (kxHi - kxLo)
+                        dst[oy * w.outW + ox] = divisor > 0 ? sum / Float(divisor) : 0
                     }
                 }
             }
