@@ -70,7 +70,7 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        if sgemmPeak { return measureSgemmPeak() }
+        if sgemmPeak { return BLAS.withThreads(threads, measureSgemmPeak) }
         guard let model else { return }
         try ModelCommandError.naming(model) { try forward(model) }
     }
@@ -130,17 +130,14 @@ struct ForwardCommand: ParsableCommand {
         print(String(format: "flops: %.3f GFLOP/image, %.1f GFLOP/s", flopsPerImage / 1e9, flopsPerImage * rate / 1e9))
     }
 
-    /// OpenBLAS sgemm on 4096×4096 matrices with --threads threads, repeated for --seconds
-    /// (at least 3 calls after a warm-up): the machine's attainable GFLOP/s, the yardstick the
-    /// forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak: X GFLOP/s`.
+    /// OpenBLAS sgemm on 4096×4096 matrices (called under `BLAS.withThreads(threads)`), repeated
+    /// for --seconds (at least 3 calls after a warm-up): the machine's attainable GFLOP/s, the
+    /// yardstick the forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak: X GFLOP/s`.
     private func measureSgemmPeak() {
         let n = 4096
         let a = (0..<(n * n)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
         let b = (0..<(n * n)).map { Float(($0 * 104_729) % 1000) / 1000 - 0.5 }
         var c = [Float](repeating: 0, count: n * n)
-        let previous = BLAS.threads
-        BLAS.setThreads(threads)
-        defer { BLAS.setThreads(previous) }
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
