@@ -58,15 +58,8 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                 let window = try Window(node: node, kernel: kernel, inH: 17, inW: 15, ceilMode: ceil)
                 let planes = 40
                 let x = randoms(planes * 17 * 15)
-                for kind in [PoolOp.Kind.max, .average] {
-                    for includePad in [false, true] {
-                        let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
-                        let y = PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
-                            .output(x, outputCount: expected.count)
-                        let diff = maxAbsDifference(y, expected)
-                        XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) s\(strides) p\(pads) ceil \(ceil) includePad \(includePad) threads \(threads)")
-                    }
-                }
+                assertPoolKernelMatchesReference(
+                    window: window, planes: planes, input: x, "\(kernel) s\(strides) p\(pads) ceil \(ceil) threads \(threads)")
             }
         }
     }

@@ -59,14 +59,25 @@ extension Kernel {
     }
 }
 
-extension PoolKernel {
-    /// Pools `x` into a NaN-filled output of `outputCount` floats and returns it.
-    func output(_ x: [Float], outputCount: Int) -> [Float] {
-        var y = [Float](repeating: .nan, count: outputCount)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in pool(xp.baseAddress!, yp.baseAddress!) }
+/// `PoolKernel` equals the bounds-checking `PoolReference` within 1e-6 on `x` (`planes`
+/// planes of the window's input size) for max and average pooling, with and without
+/// countIncludePad; the output starts as NaN. `context` names the case in failure messages.
+func assertPoolKernelMatchesReference(
+    window: Window, planes: Int, input x: [Float], _ context: String, file: StaticString = #filePath, line: UInt = #line
+) {
+    for kind in [PoolOp.Kind.max, .average] {
+        for includePad in [false, true] {
+            let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
+            var y = [Float](repeating: .nan, count: expected.count)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
+                        .pool(xp.baseAddress!, yp.baseAddress!)
+                }
+            }
+            XCTAssertLessThan(
+                maxAbsDifference(y, expected), 1e-6, "\(kind) includePad \(includePad) \(context)", file: file, line: line)
         }
-        return y
     }
 }
 

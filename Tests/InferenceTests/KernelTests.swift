@@ -91,15 +91,8 @@ final class KernelTests: XCTestCase, SeededKernelTest {
             let window = try Window(node: node(attributes), kernel: kernel, inH: 9, inW: 11, ceilMode: ceil)
             let planes = 5
             let x = randoms(planes * 9 * 11)
-            for kind in [PoolOp.Kind.max, .average] {
-                for includePad in [false, true] {
-                    let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
-                    let y = PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
-                        .output(x, outputCount: expected.count)
-                    let diff = maxAbsDifference(y, expected)
-                    XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) \(attributes) ceil \(ceil) includePad \(includePad) portable \(portable)")
-                }
-            }
+            assertPoolKernelMatchesReference(
+                window: window, planes: planes, input: x, "\(kernel) \(attributes) ceil \(ceil) portable \(portable)")
         }
         }
     }
