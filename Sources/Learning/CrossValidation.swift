@@ -142,23 +142,25 @@ public enum CrossValidation {
         let results = ParallelResults<Result<(Double, Bool), Error>>(count: jobs)
         let next = ParallelResults<Int>.Counter()
         let workers = max(1, min(threads, jobs))
-        let blasThreads = BLAS.threads
-        if workers > 1 { BLAS.setThreads(1) }
-        defer { if workers > 1 { BLAS.setThreads(blasThreads) } }
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while let job = next.take(below: jobs) {
-                let (g, fold) = (job / folds, job % folds)
-                let split = splits[fold]
-                results.set(job, Result {
-                    let model = try trainer.fit(
-                        x: split.train, rows: split.trainLabels.count, dimension: dimension, labels: split.trainLabels,
-                        classNames: classNames, C: grid[g], innerThreads: 1)
-                    let predicted = try model.predict(split.test, rows: split.testLabels.count)
-                    let correct = zip(predicted, split.testLabels).filter { $0 == $1 }.count
-                    return (Double(correct) / Double(split.testLabels.count), model.training.converged)
-                })
+        // With several workers OpenBLAS is held at one thread (`BLAS.withThreads`, shared with
+        // any concurrent caller) so its threads do not fight the workers for the cores.
+        let runJobs = {
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while let job = next.take(below: jobs) {
+                    let (g, fold) = (job / folds, job % folds)
+                    let split = splits[fold]
+                    results.set(job, Result {
+                        let model = try trainer.fit(
+                            x: split.train, rows: split.trainLabels.count, dimension: dimension, labels: split.trainLabels,
+                            classNames: classNames, C: grid[g], innerThreads: 1)
+                        let predicted = try model.predict(split.test, rows: split.testLabels.count)
+                        let correct = zip(predicted, split.testLabels).filter { $0 == $1 }.count
+                        return (Double(correct) / Double(split.testLabels.count), model.training.converged)
+                    })
+                }
             }
         }
+        if workers > 1 { BLAS.withThreads(1, runJobs) } else { runJobs() }
 
         var points = [GridPoint]()
         for (g, C) in grid.enumerated() {

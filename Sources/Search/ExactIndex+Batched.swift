@@ -32,6 +32,28 @@ extension ExactIndex {
     func searchBatched(
         queries: UnsafePointer<Float>, count queryCount: Int, k: Int, selection: RowSelection
     ) -> [[(key: Float, id: Int64)]] {
+        // Threading: with enough queries per worker, each worker runs its own single-threaded
+        // sgemm on its own queries and selects from its own tile right away (OpenBLAS held at
+        // one thread meanwhile by `BLAS.withThreads`, which concurrent searches share).
+        // Otherwise one OpenBLAS-threaded sgemm per tile, then the selection split over `threads`. The first keeps both cores on useful work: measured
+        // at 1M × 128, OpenBLAS's idle worker spins in sched_yield through every selection
+        // phase (15% of the samples), and each tile is selected by the core that wrote it, while it is still in cache.
+        let workers = max(1, min(threads, queryCount))
+        let ownThreads = workers > 1 && queryCount / workers >= ExactIndex.minQueriesPerWorker
+        guard ownThreads else {
+            return searchBlocks(queries: queries, count: queryCount, k: k, selection: selection, workers: workers, ownThreads: false)
+        }
+        return BLAS.withThreads(1) {
+            searchBlocks(queries: queries, count: queryCount, k: k, selection: selection, workers: workers, ownThreads: true)
+        }
+    }
+
+    /// `searchBatched` with its threading chosen: `ownThreads` runs one sgemm per worker (of
+    /// `workers`) on its own queries, else one OpenBLAS-threaded sgemm per tile.
+    private func searchBlocks(
+        queries: UnsafePointer<Float>, count queryCount: Int, k: Int, selection: RowSelection,
+        workers: Int, ownThreads: Bool
+    ) -> [[(key: Float, id: Int64)]] {
         let blockRows = codeBlockRows
         let queryBlock = self.queryBlock
         let heapKeys = UnsafeMutablePointer<Float>.allocate(capacity: queryCount * k)
@@ -40,18 +62,8 @@ extension ExactIndex {
         for q in 0..<queryCount {
             (heaps + q).initialize(to: TopK(keys: heapKeys + q * k, ids: heapIDs + q * k, capacity: k))
         }
-        // Threading: with enough queries per worker, each worker runs its own single-threaded
-        // sgemm on its own queries and selects from its own tile right away (OpenBLAS held at
-        // one thread meanwhile). Otherwise one OpenBLAS-threaded sgemm per tile, then the
-        // selection split over `threads`. The first keeps both cores on useful work: measured
-        // at 1M × 128, OpenBLAS's idle worker spins in sched_yield through every selection
-        // phase (15% of the samples), and each tile is selected by the core that wrote it, while it is still in cache.
-        let workers = max(1, min(threads, queryCount))
-        let ownThreads = workers > 1 && queryCount / workers >= ExactIndex.minQueriesPerWorker
         let tileFloats = queryBlock * blockRows
         let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats * (ownThreads ? workers : 1))
-        let singleThreadedBLAS = ownThreads ? SingleThreadedBLAS() : nil
-        defer { singleThreadedBLAS?.end() }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * dim)
         defer {
             heapKeys.deallocate()

@@ -114,11 +114,7 @@ enum OpenAPIDocument {
                   application/json:
                     schema: {$ref: '#/components/schemas/SearchRequest'}
               responses:
-                '200':
-                  description: The hits, best first.
-                  content:
-                    application/json:
-                      schema: {$ref: '#/components/schemas/SearchResult'}
+                '200': {$ref: '#/components/responses/SearchHits'}
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
@@ -137,11 +133,7 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/FileName'}
               requestBody: {$ref: '#/components/requestBodies/Image'}
               responses:
-                '200':
-                  description: The hits, best first.
-                  content:
-                    application/json:
-                      schema: {$ref: '#/components/schemas/SearchResult'}
+                '200': {$ref: '#/components/responses/SearchHits'}
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
@@ -183,11 +175,7 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/FileName'}
               requestBody: {$ref: '#/components/requestBodies/Image'}
               responses:
-                '200':
-                  description: The predicted label and every class's score.
-                  content:
-                    application/json:
-                      schema: {$ref: '#/components/schemas/Classification'}
+                '200': {$ref: '#/components/responses/Classified'}
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
@@ -200,11 +188,7 @@ enum OpenAPIDocument {
                 - {$ref: '#/components/parameters/ClassifierName'}
                 - {$ref: '#/components/parameters/ImageID'}
               responses:
-                '200':
-                  description: The predicted label and every class's score.
-                  content:
-                    application/json:
-                      schema: {$ref: '#/components/schemas/Classification'}
+                '200': {$ref: '#/components/responses/Classified'}
                 '400': {$ref: '#/components/responses/BadRequest'}
                 '401': {$ref: '#/components/responses/Unauthorized'}
                 '404': {$ref: '#/components/responses/NotFound'}
@@ -257,6 +241,18 @@ enum OpenAPIDocument {
                     properties:
                       image: {type: string, format: binary, description: 'the first part with a filename (or named image or file) is the upload'}
           responses:
+            # Successes shared by several routes.
+            SearchHits:
+              description: The hits, best first.
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/SearchResult'}
+            Classified:
+              description: The predicted label and every class's score.
+              content:
+                application/json:
+                  schema: {$ref: '#/components/schemas/Classification'}
+            # Errors: the body is always the Error schema.
             BadRequest:
               description: Malformed JSON, an invalid parameter, a vector of the wrong length, or bytes that are not a decodable image (the message says why).
               content:

@@ -3,14 +3,8 @@ import XCTest
 
 /// The C depthwise kernel (Sources/CKernels/depthwise.c) against `ConvReference`, on its
 /// AVX2+FMA path (when the CPU has it) and its portable path.
-final class DepthwiseKernelTests: XCTestCase {
-    var state: UInt64 = 777
-    func randoms(_ n: Int) -> [Float] {
-        (0..<n).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
-        }
-    }
+final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
+    var randomState: UInt64 = 777
 
     override func tearDown() {
         InstructionSet.forcePortable(false)
@@ -48,19 +42,11 @@ final class DepthwiseKernelTests: XCTestCase {
                     let weightShape = [channels, 1] + kernelShape
                     let g = try op.geometry(input: input, weights: weightShape)
                     XCTAssertTrue(g.isDepthwise)
-                    let x = randoms(input.reduce(1, *)), w = randoms(weightShape.reduce(1, *)), b = randoms(channels)
-                    let expected = activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
-                    let kernel = ConvKernel(geometry: g, weights: w, bias: b, activation: activation)
-                    var y = [Float](repeating: .nan, count: expected.count)
-                    var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
-                    x.withUnsafeBufferPointer { xp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            scratch.withUnsafeMutableBufferPointer { sp in
-                                kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
-                            }
-                        }
-                    }
-                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                    let c = randomConvCase(g, input: input, weights: weightShape)
+                    let expected = activation.applied(to: c.reference)
+                    let kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: activation)
+                    let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
+                    let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(diff, 1e-5, "depthwise \(input) \(kernelShape) \(attributes) portable \(portable) threads \(threads)")
                 }
             }

@@ -3,13 +3,8 @@ import XCTest
 
 /// The batch-1 fast paths (sgemv for row-vector GEMMs, separable pooling, plane-wise LRN)
 /// against plain references, single- and multi-threaded.
-final class EngineKernelTests: XCTestCase {
-    var state: UInt64 = 987_654_321
-    func random() -> Float {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
-    }
-    func randoms(_ n: Int) -> [Float] { (0..<n).map { _ in random() } }
+final class EngineKernelTests: XCTestCase, SeededKernelTest {
+    var randomState: UInt64 = 987_654_321
 
     override func tearDown() { Parallel.threads = 1 }
 
@@ -33,14 +28,9 @@ final class EngineKernelTests: XCTestCase {
                     let ref = try op.evaluate(withC ? [a, b, c] : [a, b])[0]
                     let infos = [ValueInfo(shape: a.shape), ValueInfo(constant: b)] + (withC ? [ValueInfo(constant: c)] : [])
                     let kernel = try op.makeKernel(infos, outputs: try op.infer(infos))
-                    var y = [Float](repeating: .nan, count: m * n)  // NaN: beta = 0 must overwrite it
-                    var scratch: Float = 0
-                    a.floats.withUnsafeBufferPointer { ap in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            kernel.run(inputs: [ap.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: &scratch)
-                        }
-                    }
-                    let diff = zip(y, ref.floats).map { abs($0 - $1) }.max() ?? .nan
+                    // y starts as NaN: beta = 0 must overwrite it.
+                    let y = kernel.output(inputs: [a.floats, nil, nil], outputCount: m * n, scratchFill: 0)
+                    let diff = maxAbsDifference(y, ref.floats)
                     XCTAssertLessThan(diff, 1e-4, "transA \(transA) transB \(transB) C \(withC) threads \(threads)")
                 }
             }
@@ -68,20 +58,8 @@ final class EngineKernelTests: XCTestCase {
                 let window = try Window(node: node, kernel: kernel, inH: 17, inW: 15, ceilMode: ceil)
                 let planes = 40
                 let x = randoms(planes * 17 * 15)
-                for kind in [PoolOp.Kind.max, .average] {
-                    for includePad in [false, true] {
-                        let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
-                        var y = [Float](repeating: .nan, count: expected.count)
-                        x.withUnsafeBufferPointer { xp in
-                            y.withUnsafeMutableBufferPointer { yp in
-                                PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
-                                    .pool(xp.baseAddress!, yp.baseAddress!)
-                            }
-                        }
-                        let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
-                        XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) s\(strides) p\(pads) ceil \(ceil) includePad \(includePad) threads \(threads)")
-                    }
-                }
+                assertPoolKernelMatchesReference(
+                    window: window, planes: planes, input: x, "\(kernel) s\(strides) p\(pads) ceil \(ceil) threads \(threads)")
             }
         }
     }
@@ -139,20 +117,12 @@ final class EngineKernelTests: XCTestCase {
                     op.activation = activation
                     let g = try op.geometry(input: input, weights: weights)
                     XCTAssertTrue(WinogradConvKernel.applies(to: g))
-                    let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
-                    let expected = activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
-                    let kernel = WinogradConvKernel(geometry: g, weights: w, bias: b, activation: activation, bandTileRows: band, avx2: avx2)
-                    var y = [Float](repeating: .nan, count: expected.count)
-                    var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
-                    x.withUnsafeBufferPointer { xp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            scratch.withUnsafeMutableBufferPointer { sp in
-                                kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
-                            }
-                        }
-                    }
+                    let c = randomConvCase(g, input: input, weights: weights)
+                    let expected = activation.applied(to: c.reference)
+                    let kernel = WinogradConvKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, bandTileRows: band, avx2: avx2)
+                    let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     let scale = expected.map { abs($0) }.max() ?? 1
-                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                    let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(diff, 1e-4 * max(1, scale), "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) threads \(threads)")
                 }
             }

@@ -2,13 +2,8 @@
 import XCTest
 
 /// Fast kernels against the plain reference implementations on random geometries.
-final class KernelTests: XCTestCase {
-    var state: UInt64 = 12345
-    func random() -> Float {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
-    }
-    func randoms(_ n: Int) -> [Float] { (0..<n).map { _ in random() } }
+final class KernelTests: XCTestCase, SeededKernelTest {
+    var randomState: UInt64 = 12345
 
     func node(_ attributes: [String: Attribute]) -> Node {
         Node(name: "t", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: attributes, opset: 13)
@@ -32,23 +27,15 @@ final class KernelTests: XCTestCase {
                 var op = try ConvOp(node: node(attributes))
                 op.activation = .clip(min: -0.5, max: 1.5)
                 let g = try op.geometry(input: input, weights: weights)
-                let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
-                let expected = op.activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
-                var kernel = ConvKernel(geometry: g, weights: w, bias: b, activation: op.activation)
+                let c = randomConvCase(g, input: input, weights: weights)
+                let expected = op.activation.applied(to: c.reference)
+                var kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: op.activation)
                 // Also force small row bands so the banded im2col path is exercised.
                 if !g.isDepthwise && !g.isPointwise {
                     kernel = ConvKernelTestHook.banded(kernel, rows: 2)
                 }
-                var y = [Float](repeating: .nan, count: expected.count)
-                var scratch = [Float](repeating: 0, count: max(1, kernel.scratchCount))
-                x.withUnsafeBufferPointer { xp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        scratch.withUnsafeMutableBufferPointer { sp in
-                            kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
-                        }
-                    }
-                }
-                let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count, scratchFill: 0)
+                let diff = maxAbsDifference(y, expected)
                 XCTAssertLessThan(diff, 1e-4, "conv \(input) \(weights) \(attributes) threads \(threads)")
             }
         }
@@ -73,20 +60,12 @@ final class KernelTests: XCTestCase {
                 op.activation = .relu
                 let g = try op.geometry(input: input, weights: weights)
                 XCTAssertTrue(WinogradConvKernel.applies(to: g))
-                let x = randoms(input.reduce(1, *)), w = randoms(weights.reduce(1, *)), b = randoms(weights[0])
-                let expected = op.activation.applied(to: ConvReference.run(g, input: x, weights: w, bias: b))
-                let kernel = WinogradConvKernel(geometry: g, weights: w, bias: b, activation: op.activation, bandTileRows: band)
-                var y = [Float](repeating: .nan, count: expected.count)
-                var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
-                x.withUnsafeBufferPointer { xp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        scratch.withUnsafeMutableBufferPointer { sp in
-                            kernel.run(inputs: [xp.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
-                        }
-                    }
-                }
+                let c = randomConvCase(g, input: input, weights: weights)
+                let expected = op.activation.applied(to: c.reference)
+                let kernel = WinogradConvKernel(geometry: g, weights: c.w, bias: c.b, activation: op.activation, bandTileRows: band)
+                let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                 let scale = expected.map { abs($0) }.max() ?? 1
-                let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                let diff = maxAbsDifference(y, expected)
                 XCTAssertLessThan(diff, 1e-4 * max(1, scale), "winograd \(input) \(weights) \(attributes) threads \(threads)")
             }
         }
@@ -112,20 +91,8 @@ final class KernelTests: XCTestCase {
             let window = try Window(node: node(attributes), kernel: kernel, inH: 9, inW: 11, ceilMode: ceil)
             let planes = 5
             let x = randoms(planes * 9 * 11)
-            for kind in [PoolOp.Kind.max, .average] {
-                for includePad in [false, true] {
-                    let expected = PoolReference.pool(kind: kind, window: window, planes: planes, countIncludePad: includePad, input: x)
-                    var y = [Float](repeating: .nan, count: expected.count)
-                    x.withUnsafeBufferPointer { xp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            PoolKernel(kind: kind, window: window, planes: planes, countIncludePad: includePad)
-                                .pool(xp.baseAddress!, yp.baseAddress!)
-                        }
-                    }
-                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
-                    XCTAssertLessThan(diff, 1e-6, "\(kind) \(kernel) \(attributes) ceil \(ceil) includePad \(includePad) portable \(portable)")
-                }
-            }
+            assertPoolKernelMatchesReference(
+                window: window, planes: planes, input: x, "\(kernel) \(attributes) ceil \(ceil) portable \(portable)")
         }
         }
     }
@@ -140,15 +107,7 @@ final class KernelTests: XCTestCase {
                 let ref = try op.evaluate([HostTensor(shape: a, floats: av), HostTensor(shape: b, floats: bv)])[0]
                 let outInfo = try op.infer([ValueInfo(shape: a), ValueInfo(shape: b)])
                 let kernel = try op.makeKernel([ValueInfo(shape: a), ValueInfo(shape: b)], outputs: outInfo)
-                var y = [Float](repeating: .nan, count: ref.count)
-                var scratch: Float = 0
-                av.withUnsafeBufferPointer { ap in
-                    bv.withUnsafeBufferPointer { bp in
-                        y.withUnsafeMutableBufferPointer { yp in
-                            kernel.run(inputs: [ap.baseAddress!, bp.baseAddress!], outputs: [yp.baseAddress!], scratch: &scratch)
-                        }
-                    }
-                }
+                let y = kernel.output(inputs: [av, bv], outputCount: ref.count, scratchFill: 0)
                 XCTAssertEqual(ref.shape, outInfo[0].shape)
                 XCTAssertEqual(y, ref.floats, "\(a) \(function) \(b)")
             }
@@ -170,14 +129,8 @@ final class KernelTests: XCTestCase {
             let ref = try op.evaluate([a, b, c])[0]
             let infos = [ValueInfo(shape: a.shape), ValueInfo(constant: b), ValueInfo(constant: c)]
             let kernel = try op.makeKernel(infos, outputs: try op.infer(infos))
-            var y = [Float](repeating: .nan, count: m * n)
-            var scratch: Float = 0
-            a.floats.withUnsafeBufferPointer { ap in
-                y.withUnsafeMutableBufferPointer { yp in
-                    kernel.run(inputs: [ap.baseAddress!, nil, nil], outputs: [yp.baseAddress!], scratch: &scratch)
-                }
-            }
-            let diff = zip(y, ref.floats).map { abs($0 - $1) }.max() ?? .nan
+            let y = kernel.output(inputs: [a.floats, nil, nil], outputCount: m * n, scratchFill: 0)
+            let diff = maxAbsDifference(y, ref.floats)
             XCTAssertLessThan(diff, 1e-5, "transA \(transA) transB \(transB)")
         }
     }

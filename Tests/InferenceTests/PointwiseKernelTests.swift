@@ -2,35 +2,12 @@
 import XCTest
 
 /// The C pointwise kernel (Sources/CKernels/pointwise.c) against `ConvReference`.
-final class PointwiseKernelTests: XCTestCase {
-    var state: UInt64 = 4242
-    func randoms(_ n: Int) -> [Float] {
-        (0..<n).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2000 - 1000) / 1000
-        }
-    }
+final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
+    var randomState: UInt64 = 4242
 
     override func tearDown() {
         InstructionSet.forcePortable(false)
         Parallel.threads = 1
-    }
-
-    /// Runs `kernel` on x and returns the output.
-    /// Runs `kernel` on x (and the residual r as input 3) and returns the output.
-    func run(_ kernel: Kernel, _ x: [Float], residual r: [Float], outputCount: Int) -> [Float] {
-        var y = [Float](repeating: .nan, count: outputCount)
-        var scratch = [Float](repeating: .nan, count: max(1, kernel.scratchCount))
-        x.withUnsafeBufferPointer { xp in
-            r.withUnsafeBufferPointer { rp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    scratch.withUnsafeMutableBufferPointer { sp in
-                        kernel.run(inputs: [xp.baseAddress!, nil, nil, rp.baseAddress!], outputs: [yp.baseAddress!], scratch: sp.baseAddress!)
-                    }
-                }
-            }
-        }
-        return y
     }
 
     /// Output channels that are not a multiple of the 6-row panel (1, 5, 7, 13, 20), planes
@@ -65,22 +42,23 @@ final class PointwiseKernelTests: XCTestCase {
                     op.activation = activation
                     let weightShape = [outChannels, input[1], 1, 1]
                     let g = try op.geometry(input: input, weights: weightShape)
-                    let x = randoms(input.reduce(1, *)), w = randoms(weightShape.reduce(1, *)), b = randoms(outChannels)
-                    var conv = ConvReference.run(g, input: x, weights: w, bias: b)
+                    let c = randomConvCase(g, input: input, weights: weightShape)
+                    var conv = c.reference
                     let r = randoms(conv.count)
                     if withResidual { for i in conv.indices { conv[i] += r[i] } }
                     let expected = activation.applied(to: conv)
                     let kernel: Kernel
                     if portable || !hasAVX2 {
                         XCTAssertFalse(PointwiseConvKernel.applies(to: g))
-                        let plain = ConvKernel(geometry: g, weights: w, bias: b, activation: withResidual ? .none : activation)
+                        let plain = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: withResidual ? .none : activation)
                         kernel = withResidual ? ResidualEpilogueKernel(inner: plain, count: conv.count, activation: activation) : plain
                     } else {
                         XCTAssertTrue(PointwiseConvKernel.applies(to: g))
-                        kernel = PointwiseConvKernel(geometry: g, weights: w, bias: b, activation: activation, residual: withResidual)
+                        kernel = PointwiseConvKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, residual: withResidual)
                     }
-                    let y = run(kernel, x, residual: r, outputCount: expected.count)
-                    let diff = zip(y, expected).map { abs($0 - $1) }.max() ?? .nan
+                    // The residual r is input 3 (read only when fused).
+                    let y = kernel.output(inputs: [c.x, nil, nil, r], outputCount: expected.count)
+                    let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(
                         diff, 1e-4,
                         "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads)")

@@ -79,7 +79,7 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        if sgemmPeak { return measureSgemmPeak() }
+        if sgemmPeak { return BLAS.withThreads(threads, measureSgemmPeak) }
         guard let model else { return }
         try ModelCommandError.naming(model) { try forward(model) }
     }
@@ -164,17 +164,14 @@ struct ForwardCommand: ParsableCommand {
         }
     }
 
-    /// OpenBLAS sgemm on 4096×4096 matrices with --threads threads, repeated for --seconds
-    /// (at least 3 calls after a warm-up): the machine's attainable GFLOP/s, the yardstick the
-    /// forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak: X GFLOP/s`.
+    /// OpenBLAS sgemm on 4096×4096 matrices (called under `BLAS.withThreads(threads)`), repeated
+    /// for --seconds (at least 3 calls after a warm-up): the machine's attainable GFLOP/s, the
+    /// yardstick the forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak: X GFLOP/s`.
     private func measureSgemmPeak() {
         let n = 4096
         let a = (0..<(n * n)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
         let b = (0..<(n * n)).map { Float(($0 * 104_729) % 1000) / 1000 - 0.5 }
         var c = [Float](repeating: 0, count: n * n)
-        let previous = BLAS.threads
-        BLAS.setThreads(threads)
-        defer { BLAS.setThreads(previous) }
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in

@@ -75,6 +75,11 @@ struct SearchNPYCommand: ParsableCommand {
     var efValues: [Int] { ef.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() throws {
+        // OpenBLAS (the exact index's sgemm) at --threads for the whole comparison.
+        try BLAS.withThreads(threads) { try compareIndexes() }
+    }
+
+    private func compareIndexes() throws {
         let metric = Metric(rawValue: metric)!
         let baseTensor = try NPY.read(URL(fileURLWithPath: base))
         let queryTensor = try NPY.read(URL(fileURLWithPath: queries))
@@ -85,7 +90,6 @@ struct SearchNPYCommand: ParsableCommand {
         let ids = (0..<n).map { Int64($0) }
         let singleCount = min(single, queryCount)
         let singleQueries = Array(queryTensor.data[0..<(singleCount * dim)])
-        BLAS.setThreads(threads)
         print("data: base \(n)x\(dim), queries \(queryCount), k \(k), metric \(metric.rawValue), threads \(threads)")
 
         var exactIDs: [[Int64]]? = nil

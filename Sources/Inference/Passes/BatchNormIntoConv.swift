@@ -3,45 +3,46 @@
 /// W'[m] = W[m] · a[m], b'[m] = b[m] · a[m] + c[m] for y = conv(x) · a + c.
 enum BatchNormIntoConv {
     static func run(_ program: inout Program) {
-        var changed = true
+        // Numbers the folded constants, so the W/B tensors each fold adds have unique names.
         var serial = 0
-        while changed {
-            changed = false
-            let counts = program.consumerCounts()
-            for (ni, step) in program.steps.enumerated() {
-                guard let source = step.node.inputs.first, program.isPrivate(source, counts),
-                    let ci = program.producer(of: source), let conv = program.steps[ci].op as? ConvOp,
-                    conv.activation == .none,
-                    let outShape = program.values[source]?.shape, outShape.count == 4,
-                    let affine = channelAffine(step, channels: outShape[1], program: program),
-                    let weights = program.steps[ci].inputInfos[1]?.constant
-                else { continue }
-                let channels = outShape[1]
-                var w = weights.asFloats
-                let per = w.count / channels
-                var bias = [Float](repeating: 0, count: channels)
-                if program.steps[ci].node.inputs.count > 2, let b = program.steps[ci].inputInfos[2]?.constant {
-                    bias = b.asFloats
-                }
-                for m in 0..<channels {
-                    for i in 0..<per { w[m * per + i] *= affine.a[m] }
-                    bias[m] = bias[m] * affine.a[m] + affine.b[m]
-                }
-                serial += 1
-                let wName = "\(program.steps[ci].node.label)#folded_W\(serial)"
-                let bName = "\(program.steps[ci].node.label)#folded_B\(serial)"
-                program.values[wName] = ValueInfo(constant: HostTensor(shape: weights.shape, floats: w))
-                program.values[bName] = ValueInfo(constant: HostTensor(shape: [channels], floats: bias))
-                var merged = program.steps[ci]
-                merged.node.inputs = [merged.node.inputs[0], wName, bName]
-                merged.node.outputs = step.node.outputs.prefix(1).map { $0 }
-                program.steps[ci] = merged
-                program.steps.remove(at: ni)
-                program.refreshInfos()
-                changed = true
-                break
-            }
+        program.rewriteUntilStable { program, ni, counts in
+            fold(&program, at: ni, counts: counts, serial: &serial)
         }
+    }
+
+    /// Folds step `ni` (BatchNorm or per-channel Mul/Add) into the Conv producing its input,
+    /// if it can; true when it did (and `serial` was advanced).
+    private static func fold(_ program: inout Program, at ni: Int, counts: [String: Int], serial: inout Int) -> Bool {
+        let step = program.steps[ni]
+        guard let source = step.node.inputs.first, program.isPrivate(source, counts),
+            let ci = program.producer(of: source), let conv = program.steps[ci].op as? ConvOp,
+            conv.activation == .none,
+            let outShape = program.values[source]?.shape, outShape.count == 4,
+            let affine = channelAffine(step, channels: outShape[1], program: program),
+            let weights = program.steps[ci].inputInfos[1]?.constant
+        else { return false }
+        let channels = outShape[1]
+        var w = weights.asFloats
+        let per = w.count / channels
+        var bias = [Float](repeating: 0, count: channels)
+        if program.steps[ci].node.inputs.count > 2, let b = program.steps[ci].inputInfos[2]?.constant {
+            bias = b.asFloats
+        }
+        for m in 0..<channels {
+            for i in 0..<per { w[m * per + i] *= affine.a[m] }
+            bias[m] = bias[m] * affine.a[m] + affine.b[m]
+        }
+        serial += 1
+        let wName = "\(program.steps[ci].node.label)#folded_W\(serial)"
+        let bName = "\(program.steps[ci].node.label)#folded_B\(serial)"
+        program.values[wName] = ValueInfo(constant: HostTensor(shape: weights.shape, floats: w))
+        program.values[bName] = ValueInfo(constant: HostTensor(shape: [channels], floats: bias))
+        var merged = program.steps[ci]
+        merged.node.inputs = [merged.node.inputs[0], wName, bName]
+        merged.node.outputs = step.node.outputs.prefix(1).map { $0 }
+        program.steps[ci] = merged
+        program.steps.remove(at: ni)
+        return true
     }
 
     /// (a, c) with step(x) = x · a[channel] + c[channel], if the step is such an op.

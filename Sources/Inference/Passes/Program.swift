@@ -36,6 +36,28 @@ struct Program {
         }
     }
 
+    /// Rewrites the program one site at a time until no site applies: each scan offers the
+    /// steps in order to `rewrite(&program, index, counts)`, which returns true when it
+    /// changed the program at that step (merging steps, removing one); the scan then stops,
+    /// the input infos are refreshed, and a new scan starts from the first step with fresh
+    /// consumer counts. `counts` are `consumerCounts()` of the program as the scan began, valid
+    /// because a scan ends at its first rewrite. Every rewrite must remove a step (all passes
+    /// do), so there are at most as many scans as steps.
+    mutating func rewriteUntilStable(_ rewrite: (inout Program, Int, [String: Int]) -> Bool) {
+        var changed = true
+        while changed {
+            changed = false
+            let counts = consumerCounts()
+            for index in steps.indices {
+                if rewrite(&self, index, counts) {
+                    refreshInfos()
+                    changed = true
+                    break
+                }
+            }
+        }
+    }
+
     /// Runs the load-time passes in order: Pad into Conv, BatchNorm (and per-channel Mul/Add)
     /// into Conv, residual Adds into Conv, activations into Conv/Gemm epilogues.
     mutating func optimize() {
