@@ -30,9 +30,9 @@ extension InferenceSession {
             var nanoseconds = [UInt64](repeating: 0, count: plan.steps.count)
             for pass in 0...max(1, passes) {
                 for (index, step) in plan.steps.enumerated() {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                    let start = clockNanoseconds()
                     lane.run(step)
-                    if pass > 0 { nanoseconds[index] += DispatchTime.now().uptimeNanoseconds - start }
+                    if pass > 0 { nanoseconds[index] += clockNanoseconds() - start }
                 }
             }
             return zip(plan.steps, nanoseconds).map { step, ns in
@@ -42,4 +42,16 @@ extension InferenceSession {
             }
         }
     }
+}
+
+/// Wall clock, or with CNNCODES_PROFILE_CLOCK=thread the calling thread's CPU time (robust on
+/// a loaded machine, meaningful for single-threaded steps only: lanes or --threads 1).
+private let useThreadClock = ProcessInfo.processInfo.environment["CNNCODES_PROFILE_CLOCK"] == "thread"
+
+@inline(__always)
+private func clockNanoseconds() -> UInt64 {
+    guard useThreadClock else { return DispatchTime.now().uptimeNanoseconds }
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }

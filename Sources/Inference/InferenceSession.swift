@@ -133,18 +133,16 @@ public final class InferenceSession {
     }
 
     /// Holds the session's lock, OpenBLAS at one thread (the engine splits every sgemm itself,
-    /// see Parallel.sgemm; the setting is process-wide, so the caller's value is restored
-    /// after) and the calling thread's engine thread count at `threads` while `body` runs.
+    /// see Parallel.sgemm; `BLAS.withThreads` restores the process-wide count after the last
+    /// overlapping scope) and the calling thread's engine thread count at `threads` while
+    /// `body` runs.
     func withRunScope<R>(threads: Int, _ body: () throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
-        let blasThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(blasThreads) }
         let savedThreads = Parallel.threads
         Parallel.threads = threads
         defer { Parallel.threads = savedThreads }
-        return try body()
+        return try BLAS.withThreads(1, body)
     }
 
     private func runLocked(_ input: Tensor) throws -> [String: Tensor] {

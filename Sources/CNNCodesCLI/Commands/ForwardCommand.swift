@@ -23,7 +23,9 @@ struct ForwardCommand: ParsableCommand {
             --profile runs the same input for --seconds, timing every step of the plan, and \
             prints the time per kernel kind and the slowest steps with their GFLOP/s. A batch \
             that runs in lanes (single images, one lane per thread) is profiled on one lane: \
-            one image on one core.
+            one image on one core. On a busy machine, CNNCODES_PROFILE_CLOCK=thread times \
+            steps by the thread's CPU clock instead of the wall clock (meaningful for \
+            single-threaded steps: lanes or --threads 1).
 
             Examples:
               cnncodes forward model.onnx --input x.npy --layer /_avg_pooling/GlobalAveragePool_output_0 --output codes.npy
