@@ -25,6 +25,8 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([2, 2, 33, 69], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 1, 1, 0])], .relu),
             ([1, 4, 12, 13], [3, 3], ["dilations": .ints([2, 3]), "pads": .ints([2, 3, 2, 3])], .none),
             ([1, 3, 16, 41], [3, 3], ["strides": .ints([2, 2]), "dilations": .ints([1, 2]), "pads": .ints([1, 2, 1, 2])], .relu),
+            ([1, 2, 9, 80], [3, 3], ["strides": .ints([2, 2]), "dilations": .ints([1, 3]), "pads": .ints([1, 3, 1, 4])], .none),
+            ([1, 3, 112, 112], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .clip(min: 0, max: 6)),
             ([1, 3, 10, 11], [3, 5], ["strides": .ints([3, 3]), "pads": .ints([1, 2, 1, 2])], .clip(min: 0, max: 6)),
             ([2, 3, 9, 8], [3, 3], ["strides": .ints([1, 2])], .none),
         ]
