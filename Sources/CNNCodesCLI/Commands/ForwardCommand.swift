@@ -55,6 +55,9 @@ struct ForwardCommand: ParsableCommand {
     @Flag(help: "Time every step of the plan on seeded random input and print where the time goes.")
     var profile = false
 
+    @Option(help: "How many of the slowest steps --profile lists.")
+    var profileSteps = 15
+
     @Option(help: "Batch size for --benchmark and --profile (ignored for models with a fixed batch).")
     var batch: Int = 1
 
@@ -142,7 +145,7 @@ struct ForwardCommand: ParsableCommand {
         print(String(format: "flops: %.3f GFLOP/image, %.1f GFLOP/s", flopsPerImage / 1e9, flopsPerImage * rate / 1e9))
     }
 
-    /// `--profile`: per kernel kind, then the 15 slowest steps.
+    /// `--profile`: per kernel kind, then the `--profile-steps` slowest steps.
     private func printProfile(_ session: InferenceSession, _ x: Tensor) throws {
         let probe = try session.profile(x, passes: 1)
         let perPass = max(probe.reduce(0) { $0 + $1.seconds }, 1e-6)
@@ -158,8 +161,8 @@ struct ForwardCommand: ParsableCommand {
             let t = group.reduce(0) { $0 + $1.seconds }, f = group.reduce(0) { $0 + $1.flops }
             print(pad(kind, 32) + String(format: " %5.1f%% %6.3f %@ %6d", 100 * t / total, t * 1e3, gflops(f, t), group.count))
         }
-        print("\nslowest steps                                          share    ms   GFLOP/s  kernel")
-        for step in steps.sorted(by: { $0.seconds > $1.seconds }).prefix(15) {
+        print("\n" + pad("\(min(profileSteps, steps.count)) slowest steps", 52) + "  share    ms   GFLOP/s  kernel")
+        for step in steps.sorted(by: { $0.seconds > $1.seconds }).prefix(profileSteps) {
             print(
                 pad(String(step.label.suffix(52)), 52)
                     + String(format: " %5.1f%% %6.3f %@  %@", 100 * step.seconds / total, step.seconds * 1e3, gflops(step.flops, step.seconds), step.kernel))
