@@ -196,4 +196,18 @@ final class ModelConformanceTests: XCTestCase {
         // the flattening Reshape (a buffer alias) and Gemm remain.
         XCTAssertEqual(Set(full.runtimeOpTypes), ["Conv", "GlobalAveragePool", "Reshape", "Gemm"], "\(Set(full.runtimeOpTypes))")
     }
+
+    /// DenseNet-121's 62 BatchNormalization → Mul → Add → Relu chains after its Concats run as
+    /// one ChannelAffine step each (their values are checked against ONNX Runtime by
+    /// testLightDenseNet121); the BatchNorms after convolutions are folded into them.
+    func testDenseNetAffineChainsRunAsOneStep() throws {
+        let model = try ONNXModel(contentsOf: try TestPaths.requireShared("models/light/light_densenet121.onnx"))
+        let session = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
+        let counts = Dictionary(grouping: session.runtimeOpTypes) { $0 }.mapValues(\.count)
+        XCTAssertEqual(counts["ChannelAffine"], 62, "\(counts)")
+        XCTAssertNil(counts["BatchNormalization"], "\(counts)")
+        XCTAssertNil(counts["Mul"], "\(counts)")
+        XCTAssertNil(counts["Add"], "\(counts)")
+        XCTAssertNil(counts["Relu"], "\(counts)")
+    }
 }

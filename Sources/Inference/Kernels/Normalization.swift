@@ -52,12 +52,45 @@ struct BatchNormOp: Operator {
     }
 }
 
-/// y = x · a[c] + b[c] over NC… planes.
+/// y = act(x · a[c] + b[c]) per channel (axis 1): not an ONNX operator, but what
+/// `ChannelAffineFusion` makes of a BatchNormalization / per-channel Mul / Add chain (and
+/// `ActivationFusion` of a Relu after it).
+struct ChannelAffineOp: Operator {
+    /// The op type merged steps show in `runtimeOpTypes` and `forward --profile`.
+    static let opType = "ChannelAffine"
+    let a: [Float], b: [Float]
+    var activation: Activation
+
+    func infer(_ inputs: [ValueInfo?]) throws -> [ValueInfo] {
+        let x = try required(inputs, 0, "X")
+        guard x.shape.count >= 2, x.shape[1] == a.count else { throw OpError("input \(x.shape) needs \(a.count) channels") }
+        return [ValueInfo(shape: x.shape)]
+    }
+
+    func evaluate(_ inputs: [HostTensor?]) throws -> [HostTensor] {
+        let x = try required(inputs, 0, "X")
+        let inner = x.shape[2...].reduce(1, *)
+        var y = x.asFloats
+        for i in 0..<y.count { let c = (i / inner) % x.shape[1]; y[i] = y[i] * a[c] + b[c] }
+        return [HostTensor(shape: x.shape, floats: activation.applied(to: y))]
+    }
+
+    func makeKernel(_ inputs: [ValueInfo?], outputs: [ValueInfo]) throws -> Kernel {
+        let x = try required(inputs, 0, "X")
+        return ChannelAffineKernel(
+            planes: x.shape[0] * x.shape[1], channels: x.shape[1], inner: x.shape[2...].reduce(1, *), a: a, b: b,
+            activation: activation)
+    }
+}
+
+/// y = act(x · a[c] + b[c]) over NC… planes, the activation applied per plane while it is in cache.
 final class ChannelAffineKernel: Kernel {
     let planes: Int, channels: Int, inner: Int
     let a: [Float], b: [Float]
-    init(planes: Int, channels: Int, inner: Int, a: [Float], b: [Float]) {
+    let activation: Activation
+    init(planes: Int, channels: Int, inner: Int, a: [Float], b: [Float], activation: Activation = .none) {
         self.planes = planes; self.channels = channels; self.inner = inner; self.a = a; self.b = b
+        self.activation = activation
     }
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
@@ -69,6 +102,7 @@ final class ChannelAffineKernel: Kernel {
                         let (av, bv) = (ap[p % channels], bp[p % channels])
                         let s = x + p * inner, d = y + p * inner
                         for i in 0..<inner { d[i] = s[i] * av + bv }
+                        activation.apply(d, inner)
                     }
                 }
             }

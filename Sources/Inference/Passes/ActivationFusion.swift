@@ -1,4 +1,4 @@
-/// Moves Relu / Clip / LeakyRelu that directly follow a Conv or Gemm into the producer's
+/// Moves Relu / Clip / LeakyRelu that directly follow a Conv, Gemm or ChannelAffine into the producer's
 /// epilogue (applied while the output is still in cache, no separate pass over memory).
 enum ActivationFusion {
     static func run(_ program: inout Program) {
@@ -19,6 +19,9 @@ enum ActivationFusion {
         } else if var gemm = producer.op as? GemmOp, gemm.activation == .none {
             gemm.activation = activation
             producer.op = gemm
+        } else if var affine = producer.op as? ChannelAffineOp, affine.activation == .none {
+            affine.activation = activation
+            producer.op = affine
         } else {
             return false
         }

@@ -59,10 +59,12 @@ struct Program {
     }
 
     /// Runs the load-time passes in order: Pad into Conv, BatchNorm (and per-channel Mul/Add)
-    /// into Conv, residual Adds into Conv, activations into Conv/Gemm epilogues.
+    /// into Conv, the remaining BatchNorm/Mul/Add chains into one ChannelAffine each, residual
+    /// Adds into Conv, activations into Conv/Gemm/ChannelAffine epilogues.
     mutating func optimize() {
         PadIntoConv.run(&self)
         BatchNormIntoConv.run(&self)
+        ChannelAffineFusion.run(&self)
         ResidualAddFusion.run(&self)
         ActivationFusion.run(&self)
     }
