@@ -24,7 +24,10 @@ enum { PR = CK_PW_PANEL_ROWS };
 /// M×K×N 512×4608×49: 46 → 56; 256×3456×169: 63 → 71; 384×256×49: 64 → 69; 512×512×126:
 /// 80 → 82; blocks below ~128 lost on wide N (64×147×12544: 67 → 64 with two blocks of 74).
 /// A 128 × 16 strip of X is 8 KB (L1), a block of W panels 512 B per row (L2 for M ≤ 1000).
-enum { BLOCK_K = 128 };
+#ifndef CK_PW_BLOCK_K  // benchmarks/packed-gemm builds variants with -DCK_PW_BLOCK_K=…
+#define CK_PW_BLOCK_K 128
+#endif
+enum { BLOCK_K = CK_PW_BLOCK_K };
 
 size_t ck_pointwise_packed_floats(int m, int k) { return (size_t)((m + PR - 1) / PR) * PR * (size_t)k; }
 
