@@ -47,7 +47,7 @@ final class KernelTests: XCTestCase {
                 XCTAssertEqual(kernel.usesPackedGEMM, packed && !g.isDepthwise && !g.isPointwise)
                 // Also force small row bands so the banded im2col path is exercised.
                 if !g.isDepthwise && !g.isPointwise {
-                    kernel = ConvKernelTestHook.banded(kernel, rows: 2)
+                    kernel = ConvKernelTestHook.banded(kernel, weights: w, rows: 2)
                 }
                 var y = [Float](repeating: .nan, count: expected.count)
                 var scratch = [Float](repeating: 0, count: max(1, kernel.scratchCount))

@@ -13,7 +13,9 @@ import Tensor
 ///   each output channel (the epilogue).
 final class ConvKernel: Kernel {
     let g: ConvGeometry
-    let weights: [Float]  // [M, C/group, kH, kW] row-major, as ONNX stores them
+    /// [M, C/group, kH, kW] row-major, as ONNX stores them; empty on the packed path (which
+    /// needs only `packed`), so the weights are not held twice.
+    let weights: [Float]
     let bias: [Float]  // [M]
     let activation: Activation
     /// On the packed path (`usesPackedGEMM`): each group's [M/group × patchSize] weights packed
@@ -46,7 +48,7 @@ final class ConvKernel: Kernel {
         geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandRows forcedBand: Int? = nil,
         packedGEMM: Bool? = nil
     ) {
-        g = geometry; self.weights = weights; self.bias = bias; self.activation = activation
+        g = geometry; self.bias = bias; self.activation = activation
         let w = geometry.window
         threads = max(1, Parallel.threads)
         let im2colPath = !geometry.isDepthwise && !geometry.isPointwise
@@ -62,9 +64,11 @@ final class ConvKernel: Kernel {
                 }
                 initialized = geometry.group * stride
             }
+            self.weights = []
         } else {
             packedGroupStride = 0
             packed = []
+            self.weights = weights
         }
         if geometry.isDepthwise {
             bandRows = w.outH
@@ -311,11 +315,12 @@ final class ConvKernel: Kernel {
     }
 }
 
-/// Test access: the same kernel with a forced band height (exercises banded im2col).
+/// Test access: the same kernel (built from the same `weights`) with a forced band height
+/// (exercises banded im2col).
 enum ConvKernelTestHook {
-    static func banded(_ kernel: ConvKernel, rows: Int) -> ConvKernel {
+    static func banded(_ kernel: ConvKernel, weights: [Float], rows: Int) -> ConvKernel {
         ConvKernel(
-            geometry: kernel.g, weights: kernel.weights, bias: kernel.bias, activation: kernel.activation, bandRows: rows,
+            geometry: kernel.g, weights: weights, bias: kernel.bias, activation: kernel.activation, bandRows: rows,
             packedGEMM: kernel.usesPackedGEMM)
     }
 }
