@@ -97,7 +97,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             }
         }
     }
-    /// The C Winograd transforms, AVX2 and portable paths, equal `ConvReference` within 1e-4
+    /// The C Winograd transforms and GEMMs (AVX2: packed kernel; portable: OpenBLAS) equal `ConvReference` within 1e-4
     /// of the output's magnitude: widths with whole 8-tile vectors plus a tail, odd output
     /// sizes (a tile's last row/column dropped), bands, every activation kind.
     func testWinogradTransformsBothPathsMatchReference() throws {
@@ -106,6 +106,8 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             ([1, 16, 37, 41], [20, 16, 3, 3], [0, 2, 1, 0], 3, .clip(min: -0.5, max: 0.5)),
             ([2, 17, 20, 35], [16, 17, 3, 3], [1, 1, 1, 1], 2, .leakyRelu(alpha: 0.1)),
             ([1, 16, 34, 34], [16, 16, 3, 3], [1, 1, 1, 1], 1, .none),
+            // The packed GEMM: K = C = 300 (two k-blocks), M = 23 (ragged panel), T = 5·5 tiles.
+            ([1, 300, 10, 10], [23, 300, 3, 3], [1, 1, 1, 1], nil, .relu),
         ]
         for threads in [1, 2] {
             Parallel.threads = threads

@@ -20,24 +20,35 @@ final class KernelTests: XCTestCase, SeededKernelTest {
             ([2, 3, 15, 14], [4, 3, 3, 3], ["strides": .ints([2, 1]), "pads": .ints([0, 1, 2, 1])]),
             ([1, 4, 9, 9], [6, 2, 3, 2], ["group": .int(2), "auto_pad": .string("SAME_LOWER")]),
             ([1, 3, 8, 8], [2, 3, 1, 1], ["strides": .ints([2, 2])]),
+            // im2col on the packed kernel: M not a multiple of 6, N not of 16, K = 261 and 396
+            // (two and three k-blocks), a 2-image batch, an output wide enough to split.
+            ([1, 29, 9, 10], [7, 29, 3, 3], ["pads": .ints([1, 1, 1, 1])]),
+            ([2, 44, 6, 7], [13, 44, 3, 3], ["strides": .ints([1, 2])]),
+            ([1, 16, 40, 40], [50, 16, 3, 3], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
+            ([1, 8, 40, 40], [10, 8, 3, 3], ["pads": .ints([1, 1, 1, 1])]),  // few rows: a column split
         ]
-        for threads in [1, 2] {
+        let activations: [Activation] = [.clip(min: -0.5, max: 1.5), .relu, .leakyRelu(alpha: 0.1), .none]
+        // The im2col GEMM on OpenBLAS and, where the CPU runs it, on the packed kernel.
+        for packed in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
+          for threads in [1, 2] {
             Parallel.threads = threads
-            for (input, weights, attributes) in cases {
+            for (index, (input, weights, attributes)) in cases.enumerated() {
                 var op = try ConvOp(node: node(attributes))
-                op.activation = .clip(min: -0.5, max: 1.5)
+                op.activation = activations[index % activations.count]
                 let g = try op.geometry(input: input, weights: weights)
                 let c = randomConvCase(g, input: input, weights: weights)
                 let expected = op.activation.applied(to: c.reference)
-                var kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: op.activation)
+                var kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: op.activation, packedGEMM: packed)
+                XCTAssertEqual(kernel.usesPackedGEMM, packed && !g.isDepthwise && !g.isPointwise)
                 // Also force small row bands so the banded im2col path is exercised.
                 if !g.isDepthwise && !g.isPointwise {
-                    kernel = ConvKernelTestHook.banded(kernel, rows: 2)
+                    kernel = ConvKernelTestHook.banded(kernel, weights: c.w, rows: 2)
                 }
                 let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count, scratchFill: 0)
                 let diff = maxAbsDifference(y, expected)
-                XCTAssertLessThan(diff, 1e-4, "conv \(input) \(weights) \(attributes) threads \(threads)")
+                XCTAssertLessThan(diff, 1e-4 * max(1, Float(g.patchSize) / 64), "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed)")
             }
+          }
         }
         Parallel.threads = 1
     }

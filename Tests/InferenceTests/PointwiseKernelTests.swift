@@ -1,4 +1,5 @@
 @testable import Inference
+import CKernels
 import XCTest
 
 /// The C pointwise kernel (Sources/CKernels/pointwise.c) against `ConvReference`.
@@ -63,6 +64,55 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                         diff, 1e-4,
                         "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads)")
                   }
+                }
+            }
+        }
+    }
+
+    /// ck_pointwise_conv as the packed GEMM of the Winograd and im2col paths, against a Double
+    /// sum: K around the k-block boundaries (1 block below 256, then ⌊K/128⌋ blocks), no bias
+    /// (NULL) and a bias, a residual, X with a row stride wider than the columns used, and a
+    /// sub-range of rows and columns (everything outside it must stay untouched).
+    func testPackedGEMMAcrossKBlocks() throws {
+        try XCTSkipUnless(InstructionSet.name == "avx2+fma", "the packed kernel runs only on AVX2+FMA")
+        for k in [1, 127, 255, 256, 257, 383, 384, 700] {
+            for (m, n) in [(13, 37), (6, 16), (1, 5)] {
+                for useBias in [false, true] {
+                    for useResidual in [false, true] {
+                        let ldx = n + 3, ldy = n + 2
+                        let w = randoms(m * k), x = randoms(k * ldx), bias = randoms(m), r = randoms(m * ldy)
+                        let rows = m > 6 ? 6..<m : 0..<m, cols = n > 16 ? 16..<n : 0..<n
+                        let sentinel: Float = 12345
+                        var y = [Float](repeating: sentinel, count: m * ldy)
+                        var packed = [Float](repeating: 0, count: ck_pointwise_packed_floats(Int32(m), Int32(k)))
+                        ck_pointwise_pack(w, Int32(m), Int32(k), &packed)
+                        let act = Activation.clip(min: -2, max: 3)
+                        let ok = packed.withUnsafeBufferPointer { pp in
+                            bias.withUnsafeBufferPointer { bp in
+                                r.withUnsafeBufferPointer { rp in
+                                    ck_pointwise_conv(
+                                        pp.baseAddress, useBias ? bp.baseAddress : nil, useResidual ? rp.baseAddress : nil, x, &y,
+                                        Int32(m), Int32(k), Int32(ldx), Int32(ldy), Int32(rows.lowerBound), Int32(rows.upperBound),
+                                        Int32(cols.lowerBound), Int32(cols.upperBound), act.ck)
+                                }
+                            }
+                        }
+                        XCTAssertEqual(ok, 1)
+                        var worst: Double = 0
+                        for i in 0..<m {
+                            for j in 0..<ldy {
+                                let got = y[i * ldy + j]
+                                guard rows.contains(i) && cols.contains(j) else {
+                                    XCTAssertEqual(got, sentinel, "k \(k) m \(m) n \(n): (\(i), \(j)) outside the range was written")
+                                    continue
+                                }
+                                var sum = (useBias ? Double(bias[i]) : 0) + (useResidual ? Double(r[i * ldy + j]) : 0)
+                                for kk in 0..<k { sum += Double(w[i * k + kk]) * Double(x[kk * ldx + j]) }
+                                worst = max(worst, abs(Double(got) - min(max(sum, -2), 3)))
+                            }
+                        }
+                        XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(useResidual)")
+                    }
                 }
             }
         }

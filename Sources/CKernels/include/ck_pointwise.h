@@ -3,6 +3,8 @@
 // [C × H·W] matrix, Y = the output as [M × H·W]). The weights are packed once at load time;
 // X is read in place (no packing) and Y is written once (no zeroing pass, no separate bias /
 // activation pass over it). AVX2+FMA micro-kernel of 6 rows × 16 columns; AVX2+FMA only.
+// The same function is the engine's packed GEMM for the Winograd products (bias NULL, no
+// activation) and for im2col convolutions (X = the column matrix).
 #ifndef CK_POINTWISE_H
 #define CK_POINTWISE_H
 
@@ -25,8 +27,10 @@ size_t ck_pointwise_packed_floats(int m, int k);
 void ck_pointwise_pack(const float *w, int m, int k, float *packed);
 
 /// Rows [row_begin, row_end) and columns [col_begin, col_end) of Y = act(bias + R + W·X), W
-/// given packed, X [k × n] with row stride ldx, Y and R with row stride ldy; R (a fused residual
-/// Add) may be NULL, or Y itself (each element is read before it is written). row_begin must be a multiple
+/// given packed, X [k × n] with row stride ldx, Y and R with row stride ldy; bias may be NULL
+/// (zero); R (a fused residual Add) may be NULL, or Y itself (each element is read before it
+/// is written). Large k runs in k-blocks that accumulate in Y, so Y must not alias X or W and
+/// its rows/columns outside the range are untouched. row_begin must be a multiple
 /// of CK_PW_PANEL_ROWS; threads may call with disjoint row or column ranges. Returns 1, or 0
 /// without touching Y when ck_has_avx2_fma() is 0 (callers then use sgemm + an epilogue).
 int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,

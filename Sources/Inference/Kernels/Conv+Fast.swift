@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 
 /// The fast convolution, chosen once per node from the geometry:
@@ -5,14 +6,22 @@ import Tensor
 ///   split across threads when the batch allows, else output channels);
 /// - depthwise (group == C == M): a direct kernel over zero-padded planes, channels split
 ///   across threads;
-/// - otherwise im2col + sgemm per image and group, in bands of output rows so the column
-///   buffer stays under `maxColumnFloats`.
-/// Bias and activation are applied in one pass over each output channel (the epilogue).
+/// - otherwise im2col + GEMM per image and group, in bands of output rows so the column
+///   buffer stays under `maxColumnFloats`. On AVX2+FMA the GEMM is the packed 6×16 kernel of
+///   ck_pointwise.h (weights packed at load, columns read in place, bias and activation fused
+///   into the store); otherwise OpenBLAS sgemm, then bias and activation in one pass over
+///   each output channel (the epilogue).
 final class ConvKernel: Kernel {
     let g: ConvGeometry
-    let weights: [Float]  // [M, C/group, kH, kW] row-major, as ONNX stores them
+    /// [M, C/group, kH, kW] row-major, as ONNX stores them; empty on the packed path (which
+    /// needs only `packed`), so the weights are not held twice.
+    let weights: [Float]
     let bias: [Float]  // [M]
     let activation: Activation
+    /// On the packed path (`usesPackedGEMM`): each group's [M/group × patchSize] weights packed
+    /// by ck_pointwise_pack, `packedGroupStride` floats apart; else empty.
+    let packed: [Float]
+    let packedGroupStride: Int
     /// Output rows per im2col band.
     let bandRows: Int
     let scratchCount: Int
@@ -23,11 +32,44 @@ final class ConvKernel: Kernel {
     /// matrices (≥ 4k columns on VGG's first layers), small enough not to double peak memory.
     static let maxColumnFloats = 4 << 20
 
+    var usesPackedGEMM: Bool { !packed.isEmpty }
+
+    /// Largest patch size (GEMM K) that takes the packed kernel by default; above it OpenBLAS
+    /// (which packs the columns too) was faster even with the kernel's k-blocking. Single
+    /// thread, CPU time, GFLOP/s OpenBLAS + epilogue vs packed (M×K×N): 32×1152×49 59 vs 62,
+    /// 128×1152×196 78 vs 80, 96×363×3025 76 vs 75; but 128×1200×729 78 vs 73 (AlexNet conv2),
+    /// 256×2304×196 76 vs 70, 512×4608×49 60 vs 55 (ResNet's last 3×3 layers).
+    static let maxPackedPatch = 1152
+
     /// - Parameter bandRows: output rows per im2col band; nil = as many as `maxColumnFloats` allows.
-    init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandRows forcedBand: Int? = nil) {
-        g = geometry; self.weights = weights; self.bias = bias; self.activation = activation
+    /// - Parameter packedGEMM: the im2col GEMM on the packed AVX2 kernel (true) or OpenBLAS
+    ///   (false); nil = packed when this CPU runs AVX2+FMA. Tests force either.
+    init(
+        geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandRows forcedBand: Int? = nil,
+        packedGEMM: Bool? = nil
+    ) {
+        g = geometry; self.bias = bias; self.activation = activation
         let w = geometry.window
         threads = max(1, Parallel.threads)
+        let im2colPath = !geometry.isDepthwise && !geometry.isPointwise
+        if im2colPath && (packedGEMM ?? (ck_has_avx2_fma() != 0 && geometry.patchSize <= ConvKernel.maxPackedPatch)) {
+            let (mg, k) = (geometry.outChannelsPerGroup, geometry.patchSize)
+            let stride = ck_pointwise_packed_floats(Int32(mg), Int32(k))
+            packedGroupStride = stride
+            packed = [Float](unsafeUninitializedCapacity: geometry.group * stride) { buffer, initialized in
+                weights.withUnsafeBufferPointer { wp in
+                    for group in 0..<geometry.group {
+                        ck_pointwise_pack(wp.baseAddress! + group * mg * k, Int32(mg), Int32(k), buffer.baseAddress! + group * stride)
+                    }
+                }
+                initialized = geometry.group * stride
+            }
+            self.weights = []
+        } else {
+            packedGroupStride = 0
+            packed = []
+            self.weights = weights
+        }
         if geometry.isDepthwise {
             bandRows = w.outH
             scratchCount = ConvKernel.depthwiseScratch(geometry) * threads
@@ -46,6 +88,12 @@ final class ConvKernel: Kernel {
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
+        if usesPackedGEMM {
+            packed.withUnsafeBufferPointer { pp in
+                bias.withUnsafeBufferPointer { bp in im2colPacked(x, pp.baseAddress!, bp.baseAddress!, y, scratch) }
+            }
+            return
+        }
         weights.withUnsafeBufferPointer { wp in
             bias.withUnsafeBufferPointer { bp in
                 let w = wp.baseAddress!, b = bp.baseAddress!
@@ -160,6 +208,72 @@ final class ConvKernel: Kernel {
         }
     }
 
+    /// im2col + the packed kernel: the same bands and thread splits as `im2colGemm`, with bias
+    /// and activation applied as each tile is stored (no epilogue pass). One image on several
+    /// threads splits output channels (whole 6-row panels) when there are at least 8 per
+    /// thread, else columns (whole 16-column strips), as `Parallel.sgemm` splits.
+    private func im2colPacked(
+        _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ y: UnsafeMutablePointer<Float>, _ col: UnsafeMutablePointer<Float>
+    ) {
+        let win = g.window
+        let plane = win.outH * win.outW
+        let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
+        let (batch, groups, inC, outC, bandRows, stride) = (g.batch, g.group, g.inChannels, g.outChannels, self.bandRows, packedGroupStride)
+        let act = activation.ck
+        let t = threads
+        /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
+        /// portable after this kernel was built (tests only): poison the band so it shows.
+        func gemm(_ group: Int, _ cols: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>) {
+            let ok = ck_pointwise_conv(
+                packed + group * stride, b + group * mg, nil, cols, yb, Int32(mg), Int32(k), Int32(n), Int32(plane),
+                Int32(rows.lowerBound), Int32(rows.upperBound), Int32(columns.lowerBound), Int32(columns.upperBound), act)
+            if ok == 0 { for m in 0..<mg { (yb + m * plane).update(repeating: .nan, count: n) } }
+        }
+        /// Every band of image n's group `group`; `split` runs one band's GEMM over its parts.
+        func bands(_ n: Int, _ group: Int, col: UnsafeMutablePointer<Float>, parallel: Bool) {
+            let xi = x + (n * inC + group * cg) * win.inH * win.inW
+            let yi = y + (n * outC + group * mg) * plane
+            var oy0 = 0
+            while oy0 < win.outH {
+                let oy1 = min(win.outH, oy0 + bandRows)
+                let cols = (oy1 - oy0) * win.outW
+                ConvKernel.im2col(xi, channels: cg, window: win, rows: oy0..<oy1, into: col, parallel: parallel)
+                let yb = yi + oy0 * win.outW
+                // Below ~2 MFLOP a split costs more in dispatch than it saves.
+                if !parallel || t <= 1 || mg * cols * k < 1 << 20 {
+                    gemm(group, col, yb, n: cols, rows: 0..<mg, columns: 0..<cols)
+                } else if mg >= 8 * t {
+                    let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
+                    let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
+                    DispatchQueueHelper.run(t) { i in
+                        let lower = panels * i / t * rowsPerPanel, upper = min(mg, panels * (i + 1) / t * rowsPerPanel)
+                        if lower < upper { gemm(group, col, yb, n: cols, rows: lower..<upper, columns: 0..<cols) }
+                    }
+                } else {
+                    DispatchQueueHelper.run(t) { i in
+                        let lower = (cols * i / t) & ~15, upper = i == t - 1 ? cols : (cols * (i + 1) / t) & ~15
+                        if lower < upper { gemm(group, col, yb, n: cols, rows: 0..<mg, columns: lower..<upper) }
+                    }
+                }
+                oy0 = oy1
+            }
+        }
+        if batch >= t && t > 1 {
+            // Whole images per thread, each with its own column buffer.
+            let colSize = scratchCount / t
+            DispatchQueueHelper.run(t) { i in
+                for n in (batch * i / t)..<(batch * (i + 1) / t) {
+                    for group in 0..<groups { bands(n, group, col: col + i * colSize, parallel: false) }
+                }
+            }
+            return
+        }
+        for n in 0..<batch {
+            for group in 0..<groups { bands(n, group, col: col, parallel: true) }
+        }
+    }
+
     /// Writes the im2col matrix of output rows `rows` for one image and group:
     /// col[(c·kH + ky)·kW + kx][(oy − rows.lower)·outW + ox] = x[c][oy·sH − padTop + ky·dH][ox·sW − padLeft + kx·dW],
     /// zero outside the input. Patch rows are split across threads.
@@ -201,9 +315,12 @@ final class ConvKernel: Kernel {
     }
 }
 
-/// Test access: the same kernel with a forced band height (exercises banded im2col).
+/// Test access: the same kernel (built from the same `weights`) with a forced band height
+/// (exercises banded im2col).
 enum ConvKernelTestHook {
-    static func banded(_ kernel: ConvKernel, rows: Int) -> ConvKernel {
-        ConvKernel(geometry: kernel.g, weights: kernel.weights, bias: kernel.bias, activation: kernel.activation, bandRows: rows)
+    static func banded(_ kernel: ConvKernel, weights: [Float], rows: Int) -> ConvKernel {
+        ConvKernel(
+            geometry: kernel.g, weights: weights, bias: kernel.bias, activation: kernel.activation, bandRows: rows,
+            packedGEMM: kernel.usesPackedGEMM)
     }
 }

@@ -8,9 +8,11 @@ import Tensor
 /// Per image and band of tile rows:
 /// 1. input transform: V[ξ][c][t] = (Bᵀ d B)[ξ] for the 4×4 input tile d of tile t (zero
 ///    outside the input), ξ = 4·i + j over the 16 positions of the transformed tile;
-/// 2. 16 sgemms: P[ξ] (M×T) = U[ξ] (M×C) · V[ξ] (C×T), U[ξ] = (G g Gᵀ)[ξ] computed at load;
+/// 2. 16 GEMMs: P[ξ] (M×T) = U[ξ] (M×C) · V[ξ] (C×T), U[ξ] = (G g Gᵀ)[ξ] computed at load;
+///    on AVX2+FMA by the packed 6×16 kernel of ck_pointwise.h (U[ξ] packed at load, V read in
+///    place, P written once: no beta = 0 zeroing pass, no per-call packing), else OpenBLAS;
 /// 3. output transform: y tile = Aᵀ P A, plus bias, activation, clipped at the output edge.
-/// Each step is split across threads (channels, ξ, output channels), OpenBLAS single-threaded.
+/// Each step is split across threads (channels, ξ, output channels), each GEMM single-threaded.
 /// The tile transforms run in C (Sources/CKernels/winograd.c, 8 tiles per AVX2 vector, with
 /// a portable fallback): in Swift they took 11–15 % of VGG-19, DenseNet-121 and SqueezeNet.
 ///
@@ -18,8 +20,10 @@ import Tensor
 /// extra additions; measured against `ConvReference` in KernelTests.
 final class WinogradConvKernel: Kernel {
     let g: ConvGeometry
-    /// U[ξ][m][c], 16 × M × C, transformed weights.
+    /// The transformed weights U[ξ] (M × C each): on the packed path 16 packed matrices
+    /// `packedStride` floats apart (ck_pointwise_pack's panels), else U[ξ][m][c] row-major.
     let transformed: [Float]
+    let packedStride: Int
     let bias: [Float]
     let activation: Activation
     let tilesH: Int, tilesW: Int
@@ -27,7 +31,8 @@ final class WinogradConvKernel: Kernel {
     let bandTileRows: Int
     let threads: Int
     let scratchCount: Int
-    /// The transforms' AVX2 code (else portable); tests force either.
+    /// The transforms' AVX2 code and the packed GEMM kernel (else the portable transforms and
+    /// OpenBLAS); tests force either.
     let useAVX2: Bool
     /// The activation as a clamp the C output transform applies ([−∞, ∞] = none); leaky
     /// ReLU, which is no clamp, is applied after it in Swift.
@@ -49,7 +54,7 @@ final class WinogradConvKernel: Kernel {
     }
 
     /// - Parameter bandTileRows: tile rows per band; nil = as many as `maxBandFloats` allows.
-    /// - Parameter avx2: the transforms' code path; nil = what this CPU runs (`ck_has_avx2_fma`).
+    /// - Parameter avx2: the transforms' and GEMMs' code path; nil = what this CPU runs (`ck_has_avx2_fma`).
     init(
         geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandTileRows forced: Int? = nil,
         avx2: Bool? = nil
@@ -65,7 +70,22 @@ final class WinogradConvKernel: Kernel {
         tilesH = (geometry.window.outH + 1) / 2
         tilesW = (geometry.window.outW + 1) / 2
         threads = max(1, Parallel.threads)
-        transformed = WinogradConvKernel.transformWeights(weights, outChannels: m, inChannels: c)
+        let plain = WinogradConvKernel.transformWeights(weights, outChannels: m, inChannels: c)
+        if useAVX2 {
+            let stride = ck_pointwise_packed_floats(Int32(m), Int32(c))
+            packedStride = stride
+            transformed = [Float](unsafeUninitializedCapacity: 16 * stride) { buffer, initialized in
+                plain.withUnsafeBufferPointer { u in
+                    for xi in 0..<16 {
+                        ck_pointwise_pack(u.baseAddress! + xi * m * c, Int32(m), Int32(c), buffer.baseAddress! + xi * stride)
+                    }
+                }
+                initialized = 16 * stride
+            }
+        } else {
+            packedStride = m * c
+            transformed = plain
+        }
         let perRow = 16 * (c + m) * tilesW
         let rows = forced ?? max(1, min(tilesH, WinogradConvKernel.maxBandFloats / perRow))
         bandTileRows = rows
@@ -144,9 +164,19 @@ final class WinogradConvKernel: Kernel {
         split(c) { channels, i in
             for ch in channels { inputTransform(x, channel: ch, tileRows: tileRows, into: v, strip: strips + i * stripSize) }
         }
+        let (packed, stride) = (useAVX2, packedStride)
         split(16) { positions, _ in
             for xi in positions {
-                BLAS.sgemm(m: m, n: t, k: c, a: u + xi * m * c, lda: c, b: v + xi * c * t, ldb: t, c: p + xi * m * t, ldc: t)
+                if packed {
+                    // Bias and activation come in the output transform: none here. A 0 means the
+                    // ISA was forced portable after this kernel was built (tests only): poison P.
+                    let ok = ck_pointwise_conv(
+                        u + xi * stride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
+                        0, Int32(m), 0, Int32(t), Activation.none.ck)
+                    if ok == 0 { (p + xi * m * t).update(repeating: .nan, count: m * t) }
+                } else {
+                    BLAS.sgemm(m: m, n: t, k: c, a: u + xi * m * c, lda: c, b: v + xi * c * t, ldb: t, c: p + xi * m * t, ldc: t)
+                }
             }
         }
         split(m) { channels, _ in
