@@ -1,0 +1,245 @@
+// The engine's persistent thread pool (ck_threadpool.h says why it exists).
+//
+// One job at a time. The job is published as a single 64-bit claim word, (n << 32) | next:
+// every thread (caller and workers) claims index `next` by compare-and-swap to next + 1 while
+// next < n, and reads the body and context only after its claim succeeded. Because the word
+// names its own bound, a worker that looked at an old job and was preempted can never claim
+// past the end of a new one: its CAS either fails, or succeeds on the new job's word, and then
+// (acquire on the word the caller released) it reads the new job's body and context —
+// claiming an index of whichever job is live is always correct. `done` counts returned bodies;
+// the caller spins until it reaches n, so a job's context (on the caller's stack) is never
+// touched after the call returns: each index is claimed once and counted before it is
+// released.
+//
+// Workers watch `epoch` (bumped once per job). After a job they took part in they spin on it
+// for spin_us, then sleep on a condition variable; the caller broadcasts only when `sleepers`
+// is non-zero, so in steady state a job costs two atomic stores and no system call.
+// Lost wake-ups cannot happen: a worker increments `sleepers` and re-reads `epoch` under the
+// mutex (both seq_cst), the caller bumps `epoch` then reads `sleepers` (both seq_cst), so one of
+// them sees the other; the broadcast takes the mutex, so it cannot fall between the worker's
+// check and its wait.
+//
+// The pool is a try-lock (`busy`): a second submitter — a body submitting a nested job, or
+// another session's thread — is told so (ck_parallel_try returns 0) instead of waiting, so no
+// submission can deadlock on the pool and a second session keeps its own parallelism (GCD).
+#include "ck_threadpool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+static inline void cpu_relax(void) { _mm_pause(); }
+#elif defined(__aarch64__)
+static inline void cpu_relax(void) { __asm__ __volatile__("yield"); }
+#else
+static inline void cpu_relax(void) {}
+#endif
+
+/// Cache line size on x86-64 and most arm64; the contended words get a line each so that
+/// claiming (claim), counting (done) and polling (epoch) do not invalidate each other.
+#define CK_LINE 64
+
+static struct {
+    alignas(CK_LINE) _Atomic uint64_t claim;  // (n << 32) | next unclaimed index
+    alignas(CK_LINE) _Atomic int done;        // bodies returned in the current job
+    alignas(CK_LINE) _Atomic uint32_t epoch;  // bumped once per job; workers poll it
+    // Read by workers only after a successful claim (so they belong to the live job); atomic
+    // because a worker may still be loading them while the next job's caller stores them.
+    alignas(CK_LINE) _Atomic(ck_parallel_body) body;
+    _Atomic(void *) context;
+    _Atomic int busy;      // 1 while a caller owns the pool (try-lock)
+    _Atomic int sleepers;  // workers waiting (or about to wait) on `wake`
+    _Atomic int spin_us;   // −1 until first use: then the environment or the default
+    int workers;           // created so far; written only by the pool's owner (busy == 1)
+    _Atomic int published_workers;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+} pool = {
+    .spin_us = -1,
+    .mutex = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+};
+
+/// Nesting depth of job bodies on this thread (ck_parallel_in_job).
+static _Thread_local int job_depth;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int spin_microseconds(void) {
+    int us = atomic_load_explicit(&pool.spin_us, memory_order_relaxed);
+    if (us >= 0) return us;
+    us = CK_POOL_SPIN_US;
+    const char *env = getenv("CNNCODES_POOL_SPIN_US");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == 0 && v >= 0 && v <= 1000000) us = (int)v;
+    }
+    atomic_store_explicit(&pool.spin_us, us, memory_order_relaxed);
+    return us;
+}
+
+void ck_pool_set_spin_us(int microseconds) {
+    atomic_store_explicit(&pool.spin_us, microseconds < 0 ? 0 : microseconds, memory_order_relaxed);
+}
+
+int ck_pool_worker_count(void) { return atomic_load_explicit(&pool.published_workers, memory_order_relaxed); }
+
+int ck_parallel_in_job(void) { return job_depth > 0; }
+
+/// Claims and runs indices of the job whose claim word was last seen as `seen` until none is
+/// left; returns how many this thread ran.
+static int run_claims(uint64_t seen) {
+    int ran = 0;
+    for (;;) {
+        const uint32_t n = (uint32_t)(seen >> 32), next = (uint32_t)seen;
+        if (next >= n) return ran;
+        if (atomic_compare_exchange_weak_explicit(&pool.claim, &seen, seen + 1, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            ck_parallel_body body = atomic_load_explicit(&pool.body, memory_order_relaxed);
+            void *context = atomic_load_explicit(&pool.context, memory_order_relaxed);
+            job_depth++;
+            body(context, (int)next);
+            job_depth--;
+            ran++;
+            atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+            seen = atomic_load_explicit(&pool.claim, memory_order_acquire);
+        }
+        // On failure `seen` holds the current word: retry against it.
+    }
+}
+
+/// Returns the first epoch different from `seen`: polls it for up to spin_us when `spin`,
+/// then sleeps until a caller bumps it.
+static uint32_t wait_for_job(uint32_t seen, int spin) {
+    if (spin) {
+        const uint64_t budget = (uint64_t)spin_microseconds() * 1000u;
+        const uint64_t start = now_ns();
+        for (unsigned round = 1;; round++) {
+            uint32_t e = atomic_load_explicit(&pool.epoch, memory_order_acquire);
+            if (e != seen) return e;
+            cpu_relax();
+            // The clock (vDSO, ~20 ns) is read every 64 pauses (a few µs on current cores).
+            if ((round & 63) == 0 && now_ns() - start >= budget) break;
+        }
+    }
+    pthread_mutex_lock(&pool.mutex);
+    atomic_fetch_add_explicit(&pool.sleepers, 1, memory_order_seq_cst);
+    uint32_t e;
+    while ((e = atomic_load_explicit(&pool.epoch, memory_order_seq_cst)) == seen)
+        pthread_cond_wait(&pool.wake, &pool.mutex);
+    atomic_fetch_sub_explicit(&pool.sleepers, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&pool.mutex);
+    atomic_thread_fence(memory_order_acquire);
+    return e;
+}
+
+/// Epoch each worker starts from (the one before the job that created it), set before
+/// pthread_create, which orders the write before the worker's first read.
+static uint32_t start_epoch[CK_POOL_MAX_WORKERS];
+
+/// Processors online, read once by the first job's caller (before any worker starts).
+static long online_processors = 1;
+
+static void *worker_main(void *argument) {
+    const uint32_t id = (uint32_t)(uintptr_t)argument;  // takes part in jobs with n > id + 1
+    uint32_t seen = start_epoch[id];
+    // Worker id runs beside the caller and workers 0..id−1: if that is more threads than
+    // processors, spinning would take cores from threads with work, so it only sleeps.
+    const int may_spin = (long)id + 2 <= online_processors;
+    int spin = 0;
+    for (;;) {
+        seen = wait_for_job(seen, spin);
+        const uint64_t word = atomic_load_explicit(&pool.claim, memory_order_acquire);
+        // A job of n indices has n − 1 workers' worth of work: the others go straight back to
+        // sleep (no spinning) so an earlier, wider job does not leave idle threads burning
+        // cores. Spinning is earned by a job that wanted this worker.
+        if ((uint32_t)(word >> 32) <= id + 1) {
+            spin = 0;
+            continue;
+        }
+        run_claims(word);
+        spin = may_spin;
+    }
+    return NULL;
+}
+
+/// Creates workers until `wanted` exist (or thread creation fails: the job then simply runs
+/// on fewer threads — claiming is dynamic). Called only by the pool's owner.
+static void ensure_workers(int wanted) {
+    if (wanted > CK_POOL_MAX_WORKERS) wanted = CK_POOL_MAX_WORKERS;
+    if (pool.workers == 0) {
+        const long online = sysconf(_SC_NPROCESSORS_ONLN);
+        online_processors = online > 0 ? online : 1;
+    }
+    while (pool.workers < wanted) {
+        const int id = pool.workers;
+        start_epoch[id] = atomic_load_explicit(&pool.epoch, memory_order_relaxed);
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        const int failed = pthread_create(&thread, &attributes, worker_main, (void *)(uintptr_t)id);
+        pthread_attr_destroy(&attributes);
+        if (failed) return;
+        pool.workers++;
+        atomic_store_explicit(&pool.published_workers, pool.workers, memory_order_relaxed);
+    }
+}
+
+/// Waits for the job's other threads, spinning: they claimed their index after the caller
+/// published the job, so they are running, not sleeping. If the machine is oversubscribed
+/// and one was preempted, yielding gives it the core back sooner than spinning would.
+static void wait_for_done(int n) {
+    for (unsigned round = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < n; round++) {
+        if (round < 4096) cpu_relax();
+        else sched_yield();
+    }
+}
+
+int ck_parallel_try(int n, ck_parallel_body body, void *context) {
+    if (n <= 1) {
+        if (n == 1) body(context, 0);
+        return 1;
+    }
+    int expected = 0;
+    if (!atomic_compare_exchange_strong_explicit(&pool.busy, &expected, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return 0;
+    ensure_workers(n - 1);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.body, body, memory_order_relaxed);
+    atomic_store_explicit(&pool.context, context, memory_order_relaxed);
+    // Index 0 is the caller's: published as already claimed.
+    atomic_store_explicit(&pool.claim, ((uint64_t)(uint32_t)n << 32) | 1u, memory_order_release);
+    atomic_fetch_add_explicit(&pool.epoch, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&pool.sleepers, memory_order_seq_cst) > 0) {
+        pthread_mutex_lock(&pool.mutex);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.mutex);
+    }
+    job_depth++;
+    body(context, 0);
+    job_depth--;
+    atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+    run_claims(atomic_load_explicit(&pool.claim, memory_order_acquire));
+    wait_for_done(n);
+    atomic_store_explicit(&pool.busy, 0, memory_order_release);
+    return 1;
+}
+
+void ck_parallel_for(int n, ck_parallel_body body, void *context) {
+    if (ck_parallel_try(n, body, context)) return;
+    for (int i = 0; i < n; i++) body(context, i);
+}
