@@ -46,7 +46,7 @@ final class ThreadPoolTests: XCTestCase {
     /// the others fall back to GCD, per job); every job's per-index results must be right.
     func testConcurrentSubmissionsFromFourThreads() {
         let threads = 4, jobsPerThread = 300
-        let failures = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        nonisolated(unsafe) let failures = UnsafeMutablePointer<Int>.allocate(capacity: threads)  // one slot per submitter
         failures.initialize(repeating: 0, count: threads)
         defer { failures.deallocate() }
         let group = DispatchGroup()
@@ -134,6 +134,32 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 
+    /// With four CPU-bound threads per processor competing, spinning workers get preempted:
+    /// the pool must notice (and so stop spinning, pool_threads.c "Oversubscription") within
+    /// a few seconds — a back-off already running from earlier tests lasts at most 2 s.
+    func testOversubscriptionIsDetected() throws {
+        let processors = ProcessInfo.processInfo.activeProcessorCount
+        guard processors >= 2 else { throw XCTSkip("one processor: workers never spin") }
+        let stop = StopFlag()
+        let hogs = (0..<(4 * processors)).map { _ in
+            Thread { var x = 0; while !stop.isSet { x &+= 1 }; _ = x }
+        }
+        hogs.forEach { $0.start() }
+        defer { stop.set() }
+        let before = ck_pool_preemptions()
+        let deadline = Date().addingTimeInterval(10)
+        let slots = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { slots.deallocate() }
+        while ck_pool_preemptions() == before && Date() < deadline {
+            DispatchQueueHelper.run(2) { i in
+                var sum = 0
+                for k in 0..<20_000 { sum &+= k }
+                slots[i] = sum
+            }
+        }
+        XCTAssertGreaterThan(ck_pool_preemptions(), before, "no preemption noticed in 10 s with \(4 * processors) competing threads")
+    }
+
     /// `Parallel.forEachChunk` through the pool: disjoint chunks covering the range.
     func testForEachChunkCoversTheRangeOnce() {
         Parallel.threads = 3
@@ -146,4 +172,12 @@ final class ThreadPoolTests: XCTestCase {
             hits.deallocate()
         }
     }
+}
+
+/// A flag the CPU-hog threads poll.
+private final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
 }
