@@ -25,7 +25,6 @@
 #include "ck_threadpool.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
 #include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -127,10 +126,11 @@ static int run_claims(uint64_t seen) {
 // claimed chunk the caller then waits for — whereas a sleeping worker is woken with a
 // sleeper's priority. Measured at load 5 on 2 cores, EfficientNet-Lite0 batch 1, 2 threads:
 // GCD 38.5 images/s, this pool spinning 100 µs 28.8, this pool never spinning 39.6.
-// So a worker that finds it was preempted — its involuntary context switches went up since
-// its previous spin, or the clock jumped by more than CK_PREEMPTED_NS between two reads a
-// few µs apart while spinning, or (caller) while waiting for a job's end — stops spinning
-// pool-wide for a back-off period. The period doubles while preemptions keep coming soon
+// So a thread that finds it was preempted for more than CK_PREEMPTED_NS — a worker whose
+// chunk took that much more wall time than thread CPU time, or whose clock jumped that much
+// between two reads a few µs apart while spinning, or a caller whose clock jumped while
+// waiting for a job's end — stops spinning pool-wide for a back-off period. (Counting
+// involuntary context switches instead also counted µs-long kernel-thread preemptions.) The period doubles while preemptions keep coming soon
 // after it ends (up to 2 s) and restarts at 50 ms after a quiet stretch: a quiet machine
 // spins, a loaded one sleeps (same run, load 5: GCD 43.3, this pool 41.9, never spinning
 // 43.0 images/s, medians of 5), and a stray preemption costs 50 ms of GCD-like behaviour.
@@ -151,15 +151,14 @@ static void note_preempted(uint64_t now) {
     atomic_fetch_add_explicit(&preemptions, 1, memory_order_relaxed);
 }
 
-/// Involuntary context switches of the calling thread so far (Linux), or −1. A worker
-/// compares it before each spin with its value at the previous one: any increase means it
-/// was preempted — while spinning or while running a chunk — since, so spinning would cost.
-static long involuntary_switches(void) {
-#if defined(RUSAGE_THREAD)
-    struct rusage usage;
-    if (getrusage(RUSAGE_THREAD, &usage) == 0) return usage.ru_nivcsw;
-#endif
-    return -1;
+static int backing_off(uint64_t now) { return now < atomic_load_explicit(&calm_until_ns, memory_order_relaxed); }
+
+/// CPU time of the calling thread in ns (a system call on Linux, ~0.2 µs; one per job and
+/// worker, only while the pool spins).
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int ck_pool_preemptions(void) { return atomic_load_explicit(&preemptions, memory_order_relaxed); }
@@ -167,35 +166,25 @@ int ck_pool_preemptions(void) { return atomic_load_explicit(&preemptions, memory
 /// Returns the first epoch different from `seen`: polls it for up to spin_us when `spin`
 /// (and the pool is not backing off), then sleeps until a caller bumps it.
 static uint32_t wait_for_job(uint32_t seen, int spin) {
-    static _Thread_local long switches_before = -1;  // at this thread's previous spin
-    if (spin) {
-        const uint64_t budget = (uint64_t)spin_microseconds() * 1000u;
-        const uint64_t start = now_ns();
-        const int calm = start < atomic_load_explicit(&calm_until_ns, memory_order_relaxed);
-        const long switches = calm || budget == 0 ? -1 : involuntary_switches();
-        const int preempted = switches >= 0 && switches_before >= 0 && switches > switches_before;
-        switches_before = switches;  // −1 while calm: the first spin after it sets a baseline
-        if (preempted) note_preempted(start);
-        else if (!calm && budget > 0) {
-            uint64_t last = start;
-            for (unsigned round = 1;; round++) {
-                uint32_t e = atomic_load_explicit(&pool.epoch, memory_order_acquire);
-                if (e != seen) return e;
-                cpu_relax();
-                // The clock (vDSO, ~20 ns) is read every 64 pauses (a few µs on current cores).
-                if ((round & 63) == 0) {
-                    const uint64_t now = now_ns();
-                    if (now - last > CK_PREEMPTED_NS) {
-                        note_preempted(now);
-                        break;
-                    }
-                    if (now - start >= budget) break;
-                    last = now;
+    const uint64_t budget = (uint64_t)spin_microseconds() * 1000u;
+    const uint64_t start = spin && budget > 0 ? now_ns() : 0;
+    if (start != 0 && !backing_off(start)) {
+        uint64_t last = start;
+        for (unsigned round = 1;; round++) {
+            uint32_t e = atomic_load_explicit(&pool.epoch, memory_order_acquire);
+            if (e != seen) return e;
+            cpu_relax();
+            // The clock (vDSO, ~20 ns) is read every 64 pauses (a few µs on current cores).
+            if ((round & 63) == 0) {
+                const uint64_t now = now_ns();
+                if (now - last > CK_PREEMPTED_NS) {
+                    note_preempted(now);
+                    break;
                 }
+                if (now - start >= budget) break;
+                last = now;
             }
         }
-    } else {
-        switches_before = -1;  // preemptions while idle say nothing about the next spin
     }
     pthread_mutex_lock(&pool.mutex);
     atomic_fetch_add_explicit(&pool.sleepers, 1, memory_order_seq_cst);
@@ -232,7 +221,15 @@ static void *worker_main(void *argument) {
             spin = 0;
             continue;
         }
+        // Off-CPU time while running chunks = preempted (the bodies do not block).
+        const uint64_t wall = may_spin ? now_ns() : 0;
+        const int watch = may_spin && !backing_off(wall);
+        const uint64_t cpu = watch ? thread_cpu_ns() : 0;
         run_claims(word);
+        if (watch) {
+            const uint64_t now = now_ns();
+            if ((int64_t)((now - wall) - (thread_cpu_ns() - cpu)) > CK_PREEMPTED_NS) note_preempted(now);
+        }
         spin = may_spin;
     }
     return NULL;
