@@ -38,15 +38,20 @@ int ck_parallel_in_job(void);
 /// Workers created so far (tests, diagnostics).
 int ck_pool_worker_count(void);
 
-/// Times a pool thread found it had been descheduled while spinning (the machine is
-/// oversubscribed); each one stops all spinning for a back-off period (pool_threads.c).
+/// Times a pool thread found it had been descheduled (the machine is oversubscribed); each
+/// one stops all spinning for a back-off period (pool_threads.c).
 int ck_pool_preemptions(void);
+
+/// 1 when idle workers may spin now: no preemption back-off is running and the machine's
+/// other runnable threads (sampled from /proc/loadavg by callers) leave room for the last
+/// job's threads. 0 means workers sleep right after each job, like GCD's.
+int ck_pool_may_spin(void);
 
 /// How long an idle worker spins before sleeping, in µs. The default (CK_POOL_SPIN_US, or
 /// the environment's CNNCODES_POOL_SPIN_US read once) is used until this is called;
 /// 0 makes workers sleep right after each job (GCD-like, for measurements). Workers never
-/// spin while the machine is oversubscribed (more runnable threads than processors: detected
-/// as preemption while spinning), nor when a job has more threads than there are processors.
+/// spin while ck_pool_may_spin() is 0 (busy machine), nor when a job has more threads than
+/// there are processors.
 void ck_pool_set_spin_us(int microseconds);
 
 enum {
