@@ -3,10 +3,11 @@ import Dispatch
 
 /// Splits loops that do not go through BLAS across the session's threads.
 ///
-/// OpenBLAS has its own pool for sgemm; everything else (depthwise convolution, pooling,
-/// im2col, elementwise epilogues) is split here into `threads` contiguous chunks, each run on
-/// a GCD worker. Chunks write disjoint output ranges, which is what makes the shared raw
-/// pointers safe.
+/// Everything parallel in the engine (sgemm split by rows or columns in Parallel+GEMM,
+/// depthwise convolution, pooling, im2col, elementwise epilogues) is split here into
+/// `threads` contiguous chunks, run on the engine's spinning thread pool
+/// (`DispatchQueueHelper.run`). Chunks write disjoint output ranges, which is what makes the
+/// shared raw pointers safe.
 enum Parallel {
     /// Threads the kernels split their work into, for the calling thread (thread-local, see
     /// `ck_engine_threads`): the session sets it before planning (kernels size per-thread
@@ -25,7 +26,7 @@ enum Parallel {
             body(0..<count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: t) { index in
+        DispatchQueueHelper.run(t) { index in
             let lower = count * index / t
             let upper = count * (index + 1) / t
             if lower < upper { body(lower..<upper) }
@@ -69,10 +70,41 @@ enum Activation: Equatable {
     }
 }
 
-/// `concurrentPerform` with the thread index, for kernels that give each thread its own
-/// slice of scratch memory.
+/// Runs `body(0..<count)` in parallel, the index telling a kernel which slice of its scratch
+/// memory is its own; returns when every call has returned.
+///
+/// Goes through the persistent pool of Sources/CKernels/pool_threads.c (ck_threadpool.h):
+/// its workers spin ~100 µs between jobs, so the ~100 splits of a batch-1 forward pass do not
+/// each pay GCD's wake-up of parked threads (futex, scheduler: 8–9 % of all cycles at 2
+/// threads). The calling thread runs index 0 itself. When the pool is busy the job still
+/// runs: serially if this is a nested job (every pool thread is already at work), on GCD if
+/// another thread — a second session — holds the pool.
 enum DispatchQueueHelper {
     static func run(_ count: Int, _ body: (Int) -> Void) {
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        if count <= 1 {
+            if count == 1 { body(0) }
+            return
+        }
+        guard count <= Int(Int32.max) else {
+            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            // The pool gets a pointer to the closure as its context; the closure outlives the
+            // job because ck_parallel_try returns only after every index has returned.
+            var closure = body
+            let ran = withUnsafeMutablePointer(to: &closure) { pointer in
+                ck_parallel_try(Int32(count), { context, index in
+                    guard let context else { return }
+                    context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+                }, pointer)
+            }
+            if ran != 0 { return }
+            if ck_parallel_in_job() != 0 {
+                for index in 0..<count { body(index) }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: count, execute: body)
+            }
+        }
     }
 }
