@@ -165,22 +165,18 @@ final class ConvKernel: Kernel {
             // Whole images per thread, each with its own column buffer; everything inside a
             // thread is serial (OpenBLAS single-threaded).
             let colSize = scratchCount / t
-            let (batch, groups, inC, outC, bandRows, activation) = (g.batch, g.group, g.inChannels, g.outChannels, self.bandRows, self.activation)
+            let (batch, groups, inC, outC, activation) = (g.batch, g.group, g.inChannels, g.outChannels, self.activation)
             DispatchQueueHelper.run(t) { i in
                 let myCol = col + i * colSize
                 for n in (batch * i / t)..<(batch * (i + 1) / t) {
                     for group in 0..<groups {
                         let xi = x + (n * inC + group * cg) * win.inH * win.inW
                         let yi = y + (n * outC + group * mg) * plane
-                        var oy0 = 0
-                        while oy0 < win.outH {
-                            let oy1 = min(win.outH, oy0 + bandRows)
-                            let cols = (oy1 - oy0) * win.outW
-                            ConvKernel.im2col(xi, channels: cg, window: win, rows: oy0..<oy1, into: myCol, parallel: false)
+                        self.forEachBand { rows, cols in
+                            ConvKernel.im2col(xi, channels: cg, window: win, rows: rows, into: myCol, parallel: false)
                             BLAS.sgemm(
                                 m: mg, n: cols, k: k, a: w + group * mg * k, lda: k, b: myCol, ldb: cols,
-                                c: yi + oy0 * win.outW, ldc: plane)
-                            oy0 = oy1
+                                c: yi + rows.lowerBound * win.outW, ldc: plane)
                         }
                     }
                     let yn = y + n * outC * plane
@@ -193,15 +189,11 @@ final class ConvKernel: Kernel {
             for group in 0..<g.group {
                 let xi = x + (n * g.inChannels + group * cg) * win.inH * win.inW
                 let yi = y + (n * g.outChannels + group * mg) * plane
-                var oy0 = 0
-                while oy0 < win.outH {
-                    let oy1 = min(win.outH, oy0 + bandRows)
-                    let cols = (oy1 - oy0) * win.outW
-                    ConvKernel.im2col(xi, channels: cg, window: win, rows: oy0..<oy1, into: col)
+                forEachBand { rows, cols in
+                    ConvKernel.im2col(xi, channels: cg, window: win, rows: rows, into: col)
                     Parallel.sgemm(
                         m: mg, n: cols, k: k, a: w + group * mg * k, lda: k, b: col, ldb: cols,
-                        c: yi + oy0 * win.outW, ldc: plane)
-                    oy0 = oy1
+                        c: yi + rows.lowerBound * win.outW, ldc: plane)
                 }
             }
             epilogue(y + n * g.outChannels * plane, b)
@@ -219,7 +211,7 @@ final class ConvKernel: Kernel {
         let win = g.window
         let plane = win.outH * win.outW
         let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
-        let (batch, groups, inC, outC, bandRows, stride) = (g.batch, g.group, g.inChannels, g.outChannels, self.bandRows, packedGroupStride)
+        let (batch, groups, inC, outC, stride) = (g.batch, g.group, g.inChannels, g.outChannels, packedGroupStride)
         let act = activation.ck
         let t = threads
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
@@ -234,12 +226,9 @@ final class ConvKernel: Kernel {
         func bands(_ n: Int, _ group: Int, col: UnsafeMutablePointer<Float>, parallel: Bool) {
             let xi = x + (n * inC + group * cg) * win.inH * win.inW
             let yi = y + (n * outC + group * mg) * plane
-            var oy0 = 0
-            while oy0 < win.outH {
-                let oy1 = min(win.outH, oy0 + bandRows)
-                let cols = (oy1 - oy0) * win.outW
-                ConvKernel.im2col(xi, channels: cg, window: win, rows: oy0..<oy1, into: col, parallel: parallel)
-                let yb = yi + oy0 * win.outW
+            forEachBand { rows, cols in
+                ConvKernel.im2col(xi, channels: cg, window: win, rows: rows, into: col, parallel: parallel)
+                let yb = yi + rows.lowerBound * win.outW
                 // Below ~2 MFLOP a split costs more in dispatch than it saves.
                 if !parallel || t <= 1 || mg * cols * k < 1 << 20 {
                     gemm(group, col, yb, n: cols, rows: 0..<mg, columns: 0..<cols)
@@ -256,7 +245,6 @@ final class ConvKernel: Kernel {
                         if lower < upper { gemm(group, col, yb, n: cols, rows: 0..<mg, columns: lower..<upper) }
                     }
                 }
-                oy0 = oy1
             }
         }
         if batch >= t && t > 1 {
@@ -271,6 +259,18 @@ final class ConvKernel: Kernel {
         }
         for n in 0..<batch {
             for group in 0..<groups { bands(n, group, col: col, parallel: true) }
+        }
+    }
+
+    /// Calls `body(rows, columns)` for each band of at most `bandRows` output rows, in order;
+    /// `columns` (the band's rows × outW) is the width of the band's im2col matrix.
+    @inline(__always)
+    private func forEachBand(_ body: (Range<Int>, Int) -> Void) {
+        var oy0 = 0
+        while oy0 < g.window.outH {
+            let oy1 = min(g.window.outH, oy0 + bandRows)
+            body(oy0..<oy1, (oy1 - oy0) * g.window.outW)
+            oy0 = oy1
         }
     }
 
