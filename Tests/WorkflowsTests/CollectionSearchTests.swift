@@ -80,12 +80,18 @@ final class CollectionSearchTests: XCTestCase {
     }
 
     /// Four threads search while a fifth commits codes in batches: every search succeeds with
-    /// its query on top, and the last one sees every code.
+    /// k results, every exact search has its query on top, and the last one sees every code.
+    /// HNSW is approximate: a node can become unreachable once later inserts prune the links
+    /// to it (hnswlib behaves the same), which these codes make likely — uniform in [0, 1)^d,
+    /// all in one orthant, so neighbours are barely separated and m is only 8. Seen in 3 of 40
+    /// runs under load: one node missed by every HNSW search after the last inserts. So HNSW
+    /// answers must find their query in at least 90 % of the searches, not in all.
     func testConcurrentSearchesWhileCodesAreCommitted() throws {
         try CollectionSearch.buildIndex(store: store, collection: "c", metric: .cosine, m: 8, efConstruction: 64)
         let search = CollectionSearch(store: store)
         let queries = ids
         let failures = Reports()
+        let hnswMisses = Reports()
         let writerDone = DispatchSemaphore(value: 0)
         let store = self.store!
         let dim = self.dim
@@ -106,10 +112,13 @@ final class CollectionSearchTests: XCTestCase {
             for i in 0..<60 {
                 let id = queries[(worker * 60 + i) % queries.count]
                 do {
-                    let answer = try search.search(collection: "c", query: .id(id),
-                                                   options: SearchOptions(k: 5, exact: i % 2 == 0, ef: 64))
-                    if answer.results.first?.id != id || answer.results.count != 5 {
-                        failures.append("query \(id): \(answer.results.map(\.id))")
+                    let exact = i % 2 == 0
+                    let answer = try search.search(collection: "c", query: .id(id), options: SearchOptions(k: 5, exact: exact, ef: 64))
+                    let found = answer.results.first?.id == id
+                    if answer.results.count != 5 || (exact && !found) {
+                        failures.append("query \(id) exact \(exact): \(answer.results.map(\.id))")
+                    } else if !exact && !found {
+                        hnswMisses.append("query \(id) \(answer.method): \(answer.results.map(\.id))")
                     }
                 } catch {
                     failures.append("query \(id): \(error)")
@@ -118,6 +127,7 @@ final class CollectionSearchTests: XCTestCase {
         }
         writerDone.wait()
         XCTAssertEqual(failures.lines, [])
+        XCTAssertLessThanOrEqual(hnswMisses.lines.count, 12, "of 120 HNSW searches: \(hnswMisses.lines)")
         for exact in [true, false] {
             let last = try search.search(collection: "c", query: .id(ids[0]), options: SearchOptions(k: 5, exact: exact))
             XCTAssertEqual(last.searched, 300, "exact: \(exact)")
