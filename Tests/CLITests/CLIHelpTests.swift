@@ -33,6 +33,14 @@ final class CLIHelpTests: XCTestCase {
         XCTAssertTrue(help.contains("--pool <pool>"), help)
         XCTAssertTrue(help.contains("--dtype <dtype>"), help)
     }
+
+    func testForwardHelpTeachesBenchmarkAndProfile() {
+        let help = CNNCodesCommand.helpMessage(for: ForwardCommand.self)
+        XCTAssertTrue(help.contains("--profile "), help)
+        XCTAssertTrue(help.contains("--profile-steps <profile-steps>"), help)
+        XCTAssertTrue(help.contains("CNNCODES_PROFILE_CLOCK=thread"), help)
+        XCTAssertTrue(help.contains("cnncodes forward model.onnx --profile"), help)
+    }
 }
 
 /// Argument validation gives clear messages before any work starts.
@@ -54,6 +62,13 @@ final class CLIValidationTests: XCTestCase {
         XCTAssertTrue(message(["extract", "--model", "m.onnx", "--layer", "a", "--images", "d", "--pool", "median"])
             .contains("median"))
         XCTAssertEqual(message(["extract", "--model", "m.onnx", "--layer", "a", "--images", "d"]), "parsed")
+    }
+
+    func testForwardValidation() {
+        XCTAssertTrue(message(["forward", "m.onnx", "--profile", "--seconds", "0"]).contains("positive"))
+        XCTAssertTrue(message(["forward", "m.onnx"]).contains("--input is required"))
+        XCTAssertTrue(message(["forward", "m.onnx", "--profile", "--profile-steps", "0"]).contains("--profile-steps must be positive"))
+        XCTAssertEqual(message(["forward", "m.onnx", "--profile", "--profile-steps", "40"]), "parsed")
     }
 
     func testSearchAndTrainValidation() {

@@ -77,6 +77,7 @@ struct ForwardCommand: ParsableCommand {
         guard model != nil else { throw ValidationError("Missing expected argument '<model>'") }
         if benchmark || profile {
             guard batch > 0, seconds > 0 else { throw ValidationError("--batch and --seconds must be positive") }
+            guard profileSteps > 0 else { throw ValidationError("--profile-steps must be positive") }
         } else {
             guard input != nil else { throw ValidationError("--input is required (or use --benchmark)") }
             guard output != nil else { throw ValidationError("--output is required") }
