@@ -5,12 +5,9 @@
 /// way. Elementwise ops, pooling and normalization are left out: they are memory-bound and
 /// < 1 % of the work in the networks we run.
 enum FLOPCount {
-    static func forward(_ program: Program) -> Int {
-        var macs = 0
-        for step in program.steps {
-            macs += (try? multiplyAccumulates(step)) ?? 0
-        }
-        return 2 * macs
+    /// 2 · multiply-accumulates of one step (0 for other ops, and for shapes it cannot read).
+    static func of(_ step: Program.Step) -> Int {
+        2 * ((try? multiplyAccumulates(step)) ?? 0)
     }
 
     /// Multiply-accumulates of one step (0 for other ops).

@@ -28,8 +28,9 @@ final class ExecutionPlan {
     /// How many graph nodes remain after pruning and folding (for tests and `inspect`).
     let runtimeNodeCount: Int
     let opTypes: [String]
-    /// Floating-point operations of one run (2 · MACs of Conv/Gemm/MatMul; `FLOPCount`).
-    let flops: Int
+    /// Floating-point operations of one run (2 · MACs of Conv/Gemm/MatMul; `FLOPCount`), the
+    /// sum over the steps (views and folded constants do none).
+    var flops: Int { steps.reduce(0) { $0 + $1.flops } }
 
     /// The graph pruned to the `requested` tensors, shape-analysed and constant-folded for
     /// `inputShape`, and rewritten by the load-time passes: everything a plan needs except
@@ -51,7 +52,6 @@ final class ExecutionPlan {
         let program = try ExecutionPlan.program(graph: graph, inputShape: inputShape, outputs: requested)
         runtimeNodeCount = program.steps.count
         opTypes = program.steps.map { $0.node.opType }
-        flops = FLOPCount.forward(program)
 
         guard let inputName = graph.inputs.first?.name else { throw InferenceError.malformed(path: "<graph>", reason: "no input") }
         // Alias groups: a view's output lives in its input's buffer.
@@ -127,7 +127,7 @@ final class ExecutionPlan {
                 steps.append(
                     Step(
                         label: step.node.label, opType: step.node.opType,
-                        flops: 2 * ((try? FLOPCount.multiplyAccumulates(step)) ?? 0), kernel: kernel, inputs: ins, outputs: outs))
+                        flops: FLOPCount.of(step), kernel: kernel, inputs: ins, outputs: outs))
                 scratch = max(scratch, kernel.scratchCount)
                 // Outputs nobody reads are released at once.
                 for name in step.node.outputs where lastUse[name] == nil {
