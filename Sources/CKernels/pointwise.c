@@ -1,8 +1,8 @@
 // Pointwise convolution / packed GEMM (see ck_pointwise.h). Loop order: k-blocks outside
 // (BLOCK_K), then column strips of 16, weight panels inside, so one strip of X (a k-block's
-// rows × 16 floats, read in place with row stride ldx) stays in L1 while every panel of W
-// passes over it; the 6×16 tile of Y lives in 12 registers from the bias (or Y's partial
-// sum) to the store.
+// rows × 16 floats; copied contiguously first when enough panels reuse it, else read in place
+// with row stride ldx) stays in L1 while every panel of W passes over it; the 6×16 tile of Y
+// lives in 12 registers from the bias (or Y's partial sum) to the store.
 //
 // There is no portable version: without AVX2+FMA, OpenBLAS's sgemm (which has kernels for
 // every CPU) plus a separate epilogue is faster than anything plain C would do here, so the
@@ -28,17 +28,34 @@ enum { PR = CK_PW_PANEL_ROWS };
 #define CK_PW_BLOCK_K 128
 #endif
 enum { BLOCK_K = CK_PW_BLOCK_K };
+#ifndef CK_PW_PACK_MIN_PANELS  // experiments: -DCK_PW_PACK_MIN_PANELS=…
+#define CK_PW_PACK_MIN_PANELS 8
+#endif
+enum { PACK_MIN_PANELS = CK_PW_PACK_MIN_PANELS };
 
 size_t ck_pointwise_packed_floats(int m, int k) { return (size_t)((m + PR - 1) / PR) * PR * (size_t)k; }
 
+/// The k-blocks: floor(k / BLOCK_K) balanced blocks (at least one); block b is [k0, k1).
+static inline int block_count(int k) { return k / BLOCK_K > 1 ? k / BLOCK_K : 1; }
+static inline int block_start(int k, int b, int blocks) { return (int)((long)k * b / blocks); }
+
+/// Block-major: block b's panels lie one after another ([panel][kk in block][row]), so the
+/// kernel reads each block's weights as one sequential stream (with one panel after another k
+/// floats apart, every 3 KB panel chunk started a new stream for the prefetchers). Measured on
+/// ResNet-50, whose 100 MB of weights come from DRAM on every pass: its 7×7 1×1 layers 1.9 →
+/// 1.7 ms each, one thread (thread CPU time).
 void ck_pointwise_pack(const float *w, int m, int k, float *packed) {
-    const int panels = (m + PR - 1) / PR;
-    for (int p = 0; p < panels; p++)
-        for (int kk = 0; kk < k; kk++)
-            for (int r = 0; r < PR; r++) {
-                const int row = p * PR + r;
-                packed[((size_t)p * k + kk) * PR + r] = row < m ? w[(size_t)row * k + kk] : 0.0f;
-            }
+    const int panels = (m + PR - 1) / PR, blocks = block_count(k);
+    for (int b = 0; b < blocks; b++) {
+        const int k0 = block_start(k, b, blocks), kb = block_start(k, b + 1, blocks) - k0;
+        float *block = packed + (size_t)k0 * panels * PR;
+        for (int p = 0; p < panels; p++)
+            for (int kk = 0; kk < kb; kk++)
+                for (int r = 0; r < PR; r++) {
+                    const int row = p * PR + r;
+                    block[((size_t)p * kb + kk) * PR + r] = row < m ? w[(size_t)row * k + k0 + kk] : 0.0f;
+                }
+    }
 }
 
 #if defined(__x86_64__)
@@ -100,24 +117,63 @@ CK_INLINE_AVX2 void tile_dispatch(const float *ap, const float *bias, const floa
     }
 }
 
+/// Largest k-block: blocks are 128 … 255 values (K / floor(K / 128) < 256), or all of K when
+/// K < 256.
+enum { BLOCK_K_MAX = 2 * BLOCK_K };
+
+/// Whether to copy each strip of X into a contiguous buffer (as sgemm packs B) before the
+/// panels pass over it. In place, the strip's rows are ldx floats apart: at plane sizes like
+/// 56×56 or 112×112 (ldx·4 = 784 lines ≡ 16 mod 64 sets) they fall into a few L1 sets and the
+/// strip is re-read from L2 by every panel; at 7×7 they straddle cache lines. The copy costs
+/// one pass over the strip, so it pays when enough panels reuse it. Measured per shape
+/// (benchmarks/packed-gemm, 1 thread, M×K×N, GFLOP/s in place → copied): 64×256×3136 69 → 74,
+/// 256×64×3136 75 → 80, 128×512×784 75 → 79, 2048×512×49 65 → 68, 1024³ 46 → 69; but
+/// 32×1152×49 (6 panels) 61 → 56, hence the panel minimum.
+static inline int should_pack_strips(int rows) { return rows >= PACK_MIN_PANELS * PR; }
+
+/// kb rows × cols (≤ 16) floats of X (row stride ldx) into dst (row stride 16), zero-filled.
+CK_INLINE_AVX2 void copy_strip(const float *x, int ldx, int kb, int cols, float *dst) {
+    if (cols == 16) {
+        for (int kk = 0; kk < kb; kk++) {
+            const float *r = x + (size_t)kk * ldx;
+            _mm256_store_ps(dst + 16 * kk, _mm256_loadu_ps(r));
+            _mm256_store_ps(dst + 16 * kk + 8, _mm256_loadu_ps(r + 8));
+        }
+        return;
+    }
+    for (int kk = 0; kk < kb; kk++) {
+        const float *r = x + (size_t)kk * ldx;
+        for (int c = 0; c < 16; c++) dst[16 * kk + c] = c < cols ? r[c] : 0.0f;
+    }
+}
+
 /// One block: k values [k0, k0 + kb) of rows [row_begin, row_end) over columns [col_begin,
 /// col_end). Column strips of 16 outside, panels inside, so the kb × 16 strip of X stays in L1
 /// while the block's panels (in L2) pass over it.
-static CK_AVX2 void block_avx2(const float *packed, const float *bias, const float *residual, const float *x, float *y, int k,
+static CK_AVX2 void block_avx2(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m,
                                int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end,
                                int init, ck_activation act) {
     const float *xb = x + (size_t)k0 * ldx;
+    const int panels = (m + PR - 1) / PR;
+    const int pack = should_pack_strips(row_end - row_begin);
+    // The block's strip of X copied contiguously (kb × 16, zero past the last column).
+    float strip[BLOCK_K_MAX * 16] __attribute__((aligned(32)));
     for (int j = col_begin; j < col_end; j += 16) {
         const int cols = col_end - j < 16 ? col_end - j : 16;
         // Prefetch the next strip of X while this one is used by every panel: its kb rows are
         // ldx apart, which the hardware prefetchers do not follow.
         if (j + 16 < col_end)
             for (int kk = 0; kk < kb; kk++) _mm_prefetch((const char *)(xb + (size_t)kk * ldx + j + 16), _MM_HINT_T0);
+        const float *xs = xb + j;
+        int lds = ldx;
+        if (pack) {
+            copy_strip(xb + j, ldx, kb, cols, strip);
+            xs = strip, lds = 16;
+        }
         for (int row = row_begin; row < row_end; row += PR) {
             const int rows = row_end - row < PR ? row_end - row : PR;
-            const float *ap = packed + ((size_t)(row / PR) * k + k0) * PR;
+            const float *ap = packed + ((size_t)k0 * panels + (size_t)(row / PR) * kb) * PR;
             float *yt = y + (size_t)row * ldy + j;
-            const float *xt = xb + j;
             const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
             const float *bt = bias ? bias + row : 0;
             if (j + 16 < col_end)
@@ -126,13 +182,13 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
                     _mm_prefetch((const char *)(yt + (size_t)r * ldy + 16), _MM_HINT_T0);
                 }
             if (cols == 16)
-                tile_dispatch(ap, bt, rt, xt, yt, rows, cols, kb, ldx, ldy, init, act, 2, 0);
+                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 2, 0);
             else if (cols > 8)
-                tile_dispatch(ap, bt, rt, xt, yt, rows, cols, kb, ldx, ldy, init, act, 2, 1);
+                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 2, 1);
             else if (cols == 8)
-                tile_dispatch(ap, bt, rt, xt, yt, rows, cols, kb, ldx, ldy, init, act, 1, 0);
+                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 1, 0);
             else
-                tile_dispatch(ap, bt, rt, xt, yt, rows, cols, kb, ldx, ldy, init, act, 1, 1);
+                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 1, 1);
         }
     }
 }
@@ -140,13 +196,13 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
 /// The k-blocks in order: the first starts from bias + residual, later ones add to Y (which
 /// holds the partial sum), the activation runs on the last one only. K = 0 still writes
 /// act(bias + residual).
-static CK_AVX2 void conv_avx2(const float *packed, const float *bias, const float *residual, const float *x, float *y, int k,
+static CK_AVX2 void conv_avx2(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                               int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
-    const int blocks = k / BLOCK_K > 1 ? k / BLOCK_K : 1;
+    const int blocks = block_count(k);
     const ck_activation none = {CK_ACT_NONE, 0, 0};
     for (int b = 0; b < blocks; b++) {
-        const int k0 = (int)((long)k * b / blocks), k1 = (int)((long)k * (b + 1) / blocks);
-        block_avx2(packed, bias, residual, x, y, k, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
+        const int k0 = block_start(k, b, blocks), k1 = block_start(k, b + 1, blocks);
+        block_avx2(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
                    b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none);
     }
 }
@@ -158,7 +214,7 @@ int ck_pointwise_conv(const float *packed, const float *bias, const float *resid
     if (row_end > m) row_end = m;
 #if defined(__x86_64__)
     if (ck_has_avx2_fma()) {
-        conv_avx2(packed, bias, residual, x, y, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act);
+        conv_avx2(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act);
         return 1;
     }
 #endif

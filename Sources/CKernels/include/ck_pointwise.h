@@ -22,8 +22,10 @@ extern "C" {
 /// panel, times k.
 size_t ck_pointwise_packed_floats(int m, int k);
 
-/// Packs row-major W [m × k] into panels of CK_PW_PANEL_ROWS rows, each stored k-major
-/// (panel p, column kk, row r at ((p·k) + kk)·6 + r); rows past m are zero.
+/// Packs row-major W [m × k] into panels of CK_PW_PANEL_ROWS rows, k-major inside a panel,
+/// grouped by the kernel's k-blocks: block b (columns [k0, k0 + kb)) holds every panel's kb
+/// columns in turn (panel p, column k0 + kk, row r at k0·P + (p·kb + kk)·6 + r, P = m rounded
+/// up to whole panels), so each block's weights are one sequential stream; rows past m are 0.
 void ck_pointwise_pack(const float *w, int m, int k, float *packed);
 
 /// Rows [row_begin, row_end) and columns [col_begin, col_end) of Y = act(bias + R + W·X), W
