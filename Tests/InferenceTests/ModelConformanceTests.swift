@@ -210,4 +210,16 @@ final class ModelConformanceTests: XCTestCase {
         XCTAssertNil(counts["Add"], "\(counts)")
         XCTAssertNil(counts["Relu"], "\(counts)")
     }
+
+    /// The Caffe2-exported ResNet-50 writes its 16 residual connections as two-input `Sum`s:
+    /// they and the Relus after them fold into the convolutions (values checked against ONNX
+    /// Runtime by testLightResNet50).
+    func testResNetResidualSumsFoldIntoConvolutions() throws {
+        let model = try ONNXModel(contentsOf: try TestPaths.requireShared("models/light/light_resnet50.onnx"))
+        let session = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
+        let counts = Dictionary(grouping: session.runtimeOpTypes) { $0 }.mapValues(\.count)
+        XCTAssertEqual(counts["Conv"], 53, "\(counts)")
+        XCTAssertNil(counts["Sum"], "\(counts)")
+        XCTAssertNil(counts["Relu"], "\(counts)")
+    }
 }

@@ -1,4 +1,5 @@
-/// Moves an `Add` of two same-shaped runtime tensors into the `Conv` producing one of them
+/// Moves an `Add` (or a two-input `Sum`, as Caffe2-exported ResNets write it) of two
+/// same-shaped runtime tensors into the `Conv` producing one of them
 /// (ResNet's and MobileNet/EfficientNet's residual connections): the conv takes the other
 /// tensor as input 3 and adds it before its activation (ConvOp.residual), so the Add's pass
 /// over memory and its output buffer disappear, and a Relu after the Add then fuses into the
@@ -17,7 +18,7 @@ enum ResidualAddFusion {
     /// qualifies (input 0 tried first); true when it did.
     private static func fuse(_ program: inout Program, at ai: Int, counts: [String: Int]) -> Bool {
         let step = program.steps[ai]
-        guard let add = step.op as? BinaryOp, add.function == .add, !add.isMean, step.node.opType == "Add",
+        guard let add = step.op as? BinaryOp, add.function == .add, !add.isMean, ["Add", "Sum"].contains(step.node.opType),
             step.node.inputs.count == 2, step.node.outputs.count == 1,
             let outShape = program.values[step.node.outputs[0]]?.shape
         else { return false }
