@@ -49,17 +49,22 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             ([5, 4], [3, 2], [2, 0, 1, 3], true),
             ([3, 3], [2, 2], [1, 1, 1, 1], false),
         ]
+        // Width 15 leaves few vectorized columns; 43 gives the AVX2 max pool whole vectors at
+        // stride 2 with scalar edge columns on both sides.
         for threads in [1, 2] {
             Parallel.threads = threads
             for (kernel, strides, pads, ceil) in cases {
-                let node = Node(
-                    name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
-                    attributes: ["strides": .ints(strides.map(Int64.init)), "pads": .ints(pads.map(Int64.init))], opset: 13)
-                let window = try Window(node: node, kernel: kernel, inH: 17, inW: 15, ceilMode: ceil)
-                let planes = 40
-                let x = randoms(planes * 17 * 15)
-                assertPoolKernelMatchesReference(
-                    window: window, planes: planes, input: x, "\(kernel) s\(strides) p\(pads) ceil \(ceil) threads \(threads)")
+                for width in [15, 43] {
+                    let node = Node(
+                        name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
+                        attributes: ["strides": .ints(strides.map(Int64.init)), "pads": .ints(pads.map(Int64.init))], opset: 13)
+                    let window = try Window(node: node, kernel: kernel, inH: 17, inW: width, ceilMode: ceil)
+                    let planes = 40
+                    let x = randoms(planes * 17 * width)
+                    assertPoolKernelMatchesReference(
+                        window: window, planes: planes, input: x,
+                        "\(kernel) s\(strides) p\(pads) ceil \(ceil) width \(width) threads \(threads)")
+                }
             }
         }
     }
