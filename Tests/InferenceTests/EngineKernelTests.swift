@@ -69,6 +69,26 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         }
     }
 
+    /// Global average and max pooling against a Double reference, for plane sizes below,
+    /// at and past the 8-lane sum (1, 7, 8, 13² = SqueezeNet's last map, 7² + 3).
+    func testGlobalPoolingMatchesReference() throws {
+        for size in [1, 7, 8, 169, 52] {
+            let planes = 37
+            let x = randoms(planes * size)
+            for kind in [PoolOp.Kind.average, .max] {
+                var y = [Float](repeating: .nan, count: planes)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { GlobalPoolKernel(kind: kind, planes: planes, size: size).pool(xp.baseAddress!, $0.baseAddress!) }
+                }
+                for p in 0..<planes {
+                    let plane = x[(p * size)..<((p + 1) * size)].map(Double.init)
+                    let expected = kind == .average ? plane.reduce(0, +) / Double(size) : plane.max()!
+                    XCTAssertEqual(Double(y[p]), expected, accuracy: 1e-6, "size \(size) \(kind) plane \(p)")
+                }
+            }
+        }
+    }
+
     /// LRN against its formula in Double, for the beta = 0.75 fast path and a general beta,
     /// odd and even window sizes, threads 1 and 2.
     func testLRNMatchesFormula() throws {

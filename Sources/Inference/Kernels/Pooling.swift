@@ -261,9 +261,7 @@ final class GlobalPoolKernel: Kernel {
                 let src = x + p * size
                 switch kind {
                 case .average:
-                    var sum: Float = 0
-                    for i in 0..<size { sum += src[i] }
-                    y[p] = sum / Float(size)
+                    y[p] = GlobalPoolKernel.sum(src, size) / Float(size)
                 case .max:
                     var best = -Float.infinity
                     for i in 0..<size where src[i] > best { best = src[i] }
@@ -271,6 +269,23 @@ final class GlobalPoolKernel: Kernel {
                 }
             }
         }
+    }
+}
+
+extension GlobalPoolKernel {
+    /// Sum of `count` floats in 8 independent lanes: a single running sum is one dependent
+    /// add per element (4 cycles each), which made SqueezeNet's 1000 × 13² average 0.12 ms.
+    @inline(__always)
+    static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count { total += x[i]; i += 1 }
+        return total
     }
 }
 
