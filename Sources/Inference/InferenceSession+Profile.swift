@@ -29,9 +29,9 @@ extension InferenceSession {
             input.data.withUnsafeBufferPointer { lane.buffers[plan.inputBuffer].update(from: $0.baseAddress!, count: inputFloats) }
             var nanoseconds = [UInt64](repeating: 0, count: plan.steps.count)
             for pass in 0...max(1, passes) {
-                for (index, step) in plan.steps.enumerated() {
+                for index in plan.steps.indices {
                     let start = clockNanoseconds()
-                    lane.run(step)
+                    lane.run(plan, step: index)
                     if pass > 0 { nanoseconds[index] += clockNanoseconds() - start }
                 }
             }
