@@ -1,14 +1,26 @@
-// Depthwise convolution: each plane is copied once into a zero-padded scratch plane (so no
-// output column needs a bounds check), then every output row is computed in vectors of 8
-// columns with all kH·kW taps accumulated in registers, bias as the initial value and the
-// activation applied on the store: one write per output, no accumulator plane, no second pass.
+// Depthwise convolution, two AVX2 paths and a portable one.
+//
+// Eight channels at once (group8_avx2; whenever 8 consecutive channels of one image are in the
+// call's plane range and the padded plane is small enough): the 8 planes are transposed into a
+// zero-padded pixel-major block (one vector = one pixel of 8 channels), so weights are vectors,
+// every stride and dilation is a plain address step (no shuffles at stride 2), and output pixels
+// are taken 8 at a time in flattened order whatever the row length (no lanes wasted on 7- or
+// 14-wide rows). Measured on EfficientNet-Lite0 (1 thread, Zen 4), it beats the per-plane path
+// on every depthwise layer: 3.07 → 1.81 ms in total, e.g. 7×7 planes 5×5 0.14 → 0.065 ms,
+// stride 2 112 → 56 0.41 → 0.28 ms.
+//
+// One plane at a time (the channels left over, or planes too large for the block): each plane
+// is copied once into a zero-padded scratch plane (so no output column needs a bounds check),
+// then every output row is computed in vectors of 8 columns with all kH·kW taps accumulated in
+// registers, bias as the initial value and the activation applied on the store.
 //
 // The portable path skips kernel rows that fall entirely into the top/bottom padding; the
-// AVX2 path reads those zero rows instead, so that several output rows can share one loop
+// AVX2 plane path reads those zero rows instead, so that several output rows can share one loop
 // (independent accumulators; see block_avx2).
 #include "ck_depthwise.h"
 #include "ck_cpu.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -23,9 +35,25 @@ enum { CK_DW_SLACK = 32 };
 static int padded_w(const ck_window *g) { return g->in_w + g->pad_left + g->pad_right; }
 static int padded_h(const ck_window *g) { return g->in_h + g->pad_top + g->pad_bottom; }
 
-size_t ck_depthwise_scratch_floats(const ck_window *g) {
-    return (size_t)padded_h(g) * (size_t)padded_w(g) + CK_DW_SLACK;
+static size_t plane_scratch_floats(const ck_window *g) { return (size_t)padded_h(g) * (size_t)padded_w(g) + CK_DW_SLACK; }
+
+/// Padded pixels up to which the 8-channel path is used: its transposed block (8 floats per
+/// padded pixel) then stays within 512 KB, half of this machine's L2 (1 MB per core, Zen 4).
+enum { CK_DW_GROUP_MAX_PIXELS = 16384 };
+
+static int group_fits(const ck_window *g) { return (size_t)padded_h(g) * padded_w(g) <= CK_DW_GROUP_MAX_PIXELS; }
+
+/// The 8-channel path's scratch after the plane path's: the transposed padded block (8 floats
+/// per padded pixel, 32-byte aligned: +8 floats to align), the weights as tap vectors, the
+/// tap offsets and the input and output pixel offset tables (ints, counted as floats).
+static size_t group_scratch_floats(const ck_window *g) {
+    const size_t taps = (size_t)g->kernel_h * g->kernel_w;
+    if (!group_fits(g)) return 0;
+    return 8 + (size_t)padded_h(g) * padded_w(g) * 8 + taps * 8 + taps + (size_t)g->in_h * g->in_w +
+           (size_t)g->out_h * g->out_w;
 }
+
+size_t ck_depthwise_scratch_floats(const ck_window *g) { return plane_scratch_floats(g) + group_scratch_floats(g); }
 
 /// Kernel rows [*ky0, *ky1) of output row oy that read real input rows (not padding).
 static inline void valid_kernel_rows(const ck_window *g, int oy, int *ky0, int *ky1) {
@@ -149,6 +177,77 @@ CK_INLINE_AVX2 void plane_avx2(const float *pad, const float *wc, float bias, fl
     }
 }
 
+/// 8×8 transpose: on return r[j] lane i holds what r[i] lane j held.
+CK_INLINE_AVX2 void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/// Eight planes (channels c … c+7 of one image, c = the first) at once, transposed: `xs` is the
+/// zero-padded input in pixel-major order (padded_h × padded_w pixels of 8 channels, one vector
+/// each), so one vector is one pixel of all 8 channels, weights are vectors (tap-major, `w8`),
+/// and any stride or dilation is a plain address step. Output pixels are taken in flattened
+/// order (q = oy·out_w + ox) in blocks of 8, whatever the row length, so no lanes are wasted on
+/// short rows; each block's 8×8 accumulators are transposed back and stored as 8 consecutive
+/// floats of each plane. Offsets (floats into xs) come from tables built once per call:
+/// `in_off[q]` = where input pixel q goes, `out_off[q]` = tap (0, 0) of output pixel q,
+/// `tap_off[t]` = tap t relative to tap (0, 0). Computing them per pixel with a wrap test at
+/// the row end cost 2× on the whole kernel (the wrap branch mispredicts on 28- and 14-wide rows).
+static CK_AVX2 void group8_avx2(const float *x, size_t in_plane, const float *w, int taps, const float *bias,
+                                float *y, size_t out_plane, ck_activation act, float *xs, float *w8,
+                                const int *tap_off, const int *in_off, const int *out_off) {
+    const int n_in = (int)in_plane, n_out = (int)out_plane;
+    // Transpose the input in, 8 pixels of 8 channels per step. A plane whose size is not a
+    // multiple of 8 ends with a block overlapping the previous one (rewriting the same values)
+    // instead of a masked or scalar tail. Needs n_in >= 8 (and n_out >= 8 below).
+    for (int q = 0; q < n_in; q += 8) {
+        if (q + 8 > n_in) q = n_in - 8;
+        __m256 r[8];
+        for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(x + (size_t)j * in_plane + q);
+        transpose8(r);
+        for (int n = 0; n < 8; n++) _mm256_store_ps(xs + in_off[q + n], r[n]);
+    }
+    for (int t = 0; t < taps; t++)
+        for (int j = 0; j < 8; j++) w8[t * 8 + j] = w[(size_t)j * taps + t];
+    const __m256 vb = _mm256_loadu_ps(bias);
+    for (int q = 0; q < n_out; q += 8) {
+        if (q + 8 > n_out) q = n_out - 8;  // overlapping last block, as for the input
+        const float *p[8];
+        for (int n = 0; n < 8; n++) p[n] = xs + out_off[q + n];
+        __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+        for (int t = 0; t < taps; t++) {
+            const __m256 wv = _mm256_load_ps(w8 + t * 8);
+            const int o = tap_off[t];
+            a0 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[0] + o), a0);
+            a1 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[1] + o), a1);
+            a2 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[2] + o), a2);
+            a3 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[3] + o), a3);
+            a4 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[4] + o), a4);
+            a5 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[5] + o), a5);
+            a6 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[6] + o), a6);
+            a7 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[7] + o), a7);
+        }
+        __m256 r[8] = {activate8(a0, act), activate8(a1, act), activate8(a2, act), activate8(a3, act),
+                       activate8(a4, act), activate8(a5, act), activate8(a6, act), activate8(a7, act)};
+        transpose8(r);
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(y + (size_t)j * out_plane + q, r[j]);
+    }
+}
+
 static CK_AVX2 void plane_avx2_s1(const float *pad, const float *wc, float bias, float *out, const ck_window *g,
                                   ck_activation act) {
     plane_avx2(pad, wc, bias, out, g, act, 1);
@@ -160,24 +259,69 @@ static CK_AVX2 void plane_avx2_s2(const float *pad, const float *wc, float bias,
 }
 #endif
 
+/// Zeroes the padding of the transposed block (rows above and below the interior, columns
+/// left and right of it); the interior is overwritten by every group.
+static void zero_group_padding(float *xs, const ck_window *g) {
+    const size_t pw = (size_t)padded_w(g), ph = (size_t)padded_h(g);
+    memset(xs, 0, (size_t)g->pad_top * pw * 8 * sizeof(float));
+    memset(xs + (ph - g->pad_bottom) * pw * 8, 0, (size_t)g->pad_bottom * pw * 8 * sizeof(float));
+    for (size_t iy = g->pad_top; iy < ph - g->pad_bottom; iy++) {
+        float *row = xs + iy * pw * 8;
+        memset(row, 0, (size_t)g->pad_left * 8 * sizeof(float));
+        memset(row + (pw - g->pad_right) * 8, 0, (size_t)g->pad_right * 8 * sizeof(float));
+    }
+}
+
 void ck_depthwise_conv(const float *x, const float *w, const float *bias, float *y, long plane_begin, long plane_end,
                        int channels, const ck_window *g, ck_activation act, float *scratch) {
     const int pw = padded_w(g);
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const int taps = g->kernel_h * g->kernel_w;
-    // The padding columns and rows stay zero; only the interior is overwritten per plane.
-    memset(scratch, 0, ck_depthwise_scratch_floats(g) * sizeof(float));
+    int plane_scratch_zeroed = 0;
     float *interior = scratch + (size_t)g->pad_top * pw + g->pad_left;
 #if defined(__x86_64__)
     const int vector = ck_has_avx2_fma() && (g->stride_w == 1 || g->stride_w == 2);
+    const int grouped = ck_has_avx2_fma() && group_fits(g) && in_plane >= 8 && out_plane >= 8;
+    float *xs = NULL, *w8 = NULL;
+    int *tap_off = NULL, *in_off = NULL, *out_off = NULL;
+    if (grouped) {
+        // Scratch after the plane path's: block (32-byte aligned), tap weights, offset tables.
+        xs = (float *)(((uintptr_t)(scratch + plane_scratch_floats(g)) + 31) & ~(uintptr_t)31);
+        w8 = xs + (size_t)padded_h(g) * pw * 8;
+        tap_off = (int *)(w8 + (size_t)taps * 8);
+        in_off = tap_off + taps;
+        out_off = in_off + in_plane;
+        zero_group_padding(xs, g);
+        for (int ky = 0; ky < g->kernel_h; ky++)
+            for (int kx = 0; kx < g->kernel_w; kx++)
+                tap_off[ky * g->kernel_w + kx] = (ky * g->dilation_h * pw + kx * g->dilation_w) * 8;
+        for (int iy = 0; iy < g->in_h; iy++)
+            for (int ix = 0; ix < g->in_w; ix++)
+                in_off[iy * g->in_w + ix] = ((iy + g->pad_top) * pw + ix + g->pad_left) * 8;
+        for (int oy = 0; oy < g->out_h; oy++)
+            for (int ox = 0; ox < g->out_w; ox++)
+                out_off[oy * g->out_w + ox] = (oy * g->stride_h * pw + ox * g->stride_w) * 8;
+    }
 #endif
     for (long p = plane_begin; p < plane_end; p++) {
         const int c = (int)(p % channels);
         const float *src = x + (size_t)p * in_plane;
-        for (int iy = 0; iy < g->in_h; iy++)
-            memcpy(interior + (size_t)iy * pw, src + (size_t)iy * g->in_w, (size_t)g->in_w * sizeof(float));
         const float *wc = w + (size_t)c * taps;
         float *dst = y + (size_t)p * out_plane;
+#if defined(__x86_64__)
+        if (grouped && p + 8 <= plane_end && c + 8 <= channels) {
+            group8_avx2(src, in_plane, wc, taps, bias + c, dst, out_plane, act, xs, w8, tap_off, in_off, out_off);
+            p += 7;
+            continue;
+        }
+#endif
+        if (!plane_scratch_zeroed) {
+            // The padding rows and columns stay zero; only the interior is overwritten per plane.
+            memset(scratch, 0, plane_scratch_floats(g) * sizeof(float));
+            plane_scratch_zeroed = 1;
+        }
+        for (int iy = 0; iy < g->in_h; iy++)
+            memcpy(interior + (size_t)iy * pw, src + (size_t)iy * g->in_w, (size_t)g->in_w * sizeof(float));
 #if defined(__x86_64__)
         if (vector) {
             if (g->stride_w == 1)

@@ -30,6 +30,39 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 3, 10, 11], [3, 5], ["strides": .ints([3, 3]), "pads": .ints([1, 2, 1, 2])], .clip(min: 0, max: 6)),
             ([2, 3, 9, 8], [3, 3], ["strides": .ints([1, 2])], .none),
         ]
+        try check(cases)
+    }
+
+    /// The 8-channel transposed path (AVX2+FMA, 8 consecutive channels of one image whose padded
+    /// plane fits its block): channel counts with and without a remainder (the remainder takes
+    /// the plane path, also across images of a batch), planes of 7×7, 14×14 and 28×28 as in
+    /// EfficientNet, odd and non-square sizes, planes of fewer than 8 pixels in or out (plane
+    /// path), strides 1, 2 and 3, asymmetric padding, dilation; on two threads the plane ranges
+    /// split inside a group of 8 (20 channels → 10 + 10).
+    func testEightChannelPathMatchesReference() throws {
+        let cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)] = [
+            ([1, 16, 7, 7], [5, 5], ["pads": .ints([2, 2, 2, 2])], .clip(min: 0, max: 6)),
+            ([1, 8, 7, 7], [3, 3], ["pads": .ints([1, 1, 1, 1])], .relu),
+            ([2, 12, 14, 14], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .clip(min: 0, max: 6)),
+            ([1, 20, 14, 14], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .none),
+            ([1, 20, 28, 28], [5, 5], ["pads": .ints([2, 2, 2, 2])], .leakyRelu(alpha: 0.2)),
+            ([1, 8, 28, 28], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .relu),
+            ([3, 9, 13, 11], [3, 3], ["pads": .ints([1, 0, 2, 1])], .clip(min: -1, max: 1)),
+            ([1, 16, 17, 23], [5, 3], ["strides": .ints([3, 2]), "pads": .ints([2, 1, 2, 1])], .none),
+            ([1, 8, 15, 12], [3, 3], ["dilations": .ints([2, 3]), "pads": .ints([2, 3, 2, 3])], .relu),
+            ([1, 8, 3, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .none),
+            ([1, 16, 2, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .relu),
+            ([1, 8, 9, 9], [3, 3], ["strides": .ints([3, 3])], .none),
+            ([1, 8, 56, 56], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .clip(min: 0, max: 6)),
+        ]
+        try check(cases)
+    }
+
+    /// Runs each case through ConvKernel on the AVX2 and the portable path, 1 and 2 threads,
+    /// against ConvReference.
+    private func check(
+        _ cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)]
+    ) throws {
         for portable in [false, true] {
             InstructionSet.forcePortable(portable)
             for threads in [1, 2] {
