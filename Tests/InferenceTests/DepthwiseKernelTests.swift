@@ -38,7 +38,8 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
     /// the plane path, also across images of a batch), planes of 7×7, 14×14 and 28×28 as in
     /// EfficientNet, odd and non-square sizes, planes of fewer than 8 pixels in or out (plane
     /// path), strides 1, 2 and 3, asymmetric padding, dilation; on two threads the plane ranges
-    /// split inside a group of 8 (20 channels → 10 + 10).
+    /// split inside a group of 8 (20 channels → 10 + 10); kernels of fewer than 8 taps (weights
+    /// transposed by scalars) and of exactly 8.
     func testEightChannelPathMatchesReference() throws {
         let cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)] = [
             ([1, 16, 7, 7], [5, 5], ["pads": .ints([2, 2, 2, 2])], .clip(min: 0, max: 6)),
@@ -54,6 +55,8 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 16, 2, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .relu),
             ([1, 8, 9, 9], [3, 3], ["strides": .ints([3, 3])], .none),
             ([1, 8, 56, 56], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .clip(min: 0, max: 6)),
+            ([1, 8, 10, 10], [2, 3], ["pads": .ints([0, 1, 1, 1])], .none),
+            ([1, 16, 10, 9], [2, 4], ["pads": .ints([1, 2, 0, 1])], .relu),
         ]
         try check(cases)
     }
