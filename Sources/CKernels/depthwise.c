@@ -1,13 +1,14 @@
 // Depthwise convolution, two AVX2 paths and a portable one.
 //
-// Eight channels at once (group8_avx2; whenever 8 consecutive channels of one image are in the
-// call's plane range and the padded plane is small enough): the 8 planes are transposed into a
-// zero-padded pixel-major block (one vector = one pixel of 8 channels), so weights are vectors,
-// every stride and dilation is a plain address step (no shuffles at stride 2), and output pixels
-// are taken 8 at a time in flattened order whatever the row length (no lanes wasted on 7- or
-// 14-wide rows). Measured on EfficientNet-Lite0 (1 thread, Zen 4), it beats the per-plane path
-// on every depthwise layer: 3.07 → 1.81 ms in total, e.g. 7×7 planes 5×5 0.14 → 0.065 ms,
-// stride 2 112 → 56 0.41 → 0.28 ms.
+// Eight channels at once (whenever 8 consecutive channels of one image are in the call's plane
+// range): the 8 planes are transposed to pixel-major order (one vector = one pixel of 8
+// channels) with zero padding, so weights are vectors and every stride and dilation is a plain
+// address step (no shuffles at stride 2). Small planes are transposed whole and their output
+// pixels taken 8 at a time in flattened order whatever the row length (group8_avx2: no lanes
+// wasted on 7- or 14-wide rows); larger ones stream through a ring of transposed rows
+// (group8_rows_avx2). Measured on EfficientNet-Lite0's depthwise layers (1 thread, Zen 4, kernel
+// benchmark) against the per-plane path alone: 3.07 → 1.64 ms in total, e.g. 7×7 planes 5×5
+// 0.14 → 0.062 ms, stride 2 112 → 56 0.41 → 0.20 ms.
 //
 // One plane at a time (the channels left over, or planes too large for the block): each plane
 // is copied once into a zero-padded scratch plane (so no output column needs a bounds check),
@@ -37,20 +38,41 @@ static int padded_h(const ck_window *g) { return g->in_h + g->pad_top + g->pad_b
 
 static size_t plane_scratch_floats(const ck_window *g) { return (size_t)padded_h(g) * (size_t)padded_w(g) + CK_DW_SLACK; }
 
-/// Padded pixels up to which the 8-channel path is used: its transposed block (8 floats per
-/// padded pixel) then stays within 512 KB, half of this machine's L2 (1 MB per core, Zen 4).
-enum { CK_DW_GROUP_MAX_PIXELS = 16384 };
+/// Padded pixels up to which the 8-channel path transposes whole planes (group8_avx2; larger
+/// ones stream rows, group8_rows_avx2). Measured (EfficientNet-Lite0, 1 thread): 28×28 planes
+/// 5×5 pad 2 (1024 padded pixels) 0.175 ms whole vs 0.203 ms by rows (a 28-wide row wastes 4
+/// of its 32 lanes; flattened blocks waste none); 56×56 (3364) 0.222 vs 0.194 ms, 112×112
+/// stride 2 0.281 vs 0.199 ms (a whole block of 400 KB no longer fits L1 or stays in L2).
+enum { CK_DW_BLOCK_MAX_PIXELS = 2048 };
 
-static int group_fits(const ck_window *g) { return (size_t)padded_h(g) * padded_w(g) <= CK_DW_GROUP_MAX_PIXELS; }
+typedef enum { GROUP_NONE, GROUP_BLOCK, GROUP_ROWS } group_mode;
 
-/// The 8-channel path's scratch after the plane path's: the transposed padded block (8 floats
-/// per padded pixel, 32-byte aligned: +8 floats to align), the weights as tap vectors, the
-/// tap offsets and the input and output pixel offset tables (ints, counted as floats).
+/// How the 8-channel path runs for this window (GROUP_NONE: one plane at a time). Both group
+/// paths need 8 pixels in and out (their last vector overlaps the previous one); the row path
+/// needs rows of 8 and at most 16 kernel rows (its row pointer array).
+static group_mode group_mode_of(const ck_window *g) {
+    if (g->in_h * g->in_w < 8 || g->out_h * g->out_w < 8) return GROUP_NONE;
+    if ((long)padded_h(g) * padded_w(g) <= CK_DW_BLOCK_MAX_PIXELS) return GROUP_BLOCK;
+    if (g->in_w >= 8 && g->out_w >= 8 && g->kernel_h <= 16) return GROUP_ROWS;
+    return GROUP_NONE;
+}
+
+/// Input rows one output row reads: the ring of group8_rows_avx2.
+static int ring_rows(const ck_window *g) { return (g->kernel_h - 1) * g->dilation_h + 1; }
+
+/// The 8-channel path's scratch after the plane path's (32-byte aligned: +8 floats), then the
+/// weights as tap vectors; GROUP_BLOCK: the transposed padded block (8 floats per padded
+/// pixel), the tap offsets and the input and output pixel offset tables (ints, counted as
+/// floats); GROUP_ROWS: the ring of padded rows and a zero row.
 static size_t group_scratch_floats(const ck_window *g) {
-    const size_t taps = (size_t)g->kernel_h * g->kernel_w;
-    if (!group_fits(g)) return 0;
-    return 8 + (size_t)padded_h(g) * padded_w(g) * 8 + taps * 8 + taps + (size_t)g->in_h * g->in_w +
-           (size_t)g->out_h * g->out_w;
+    const size_t taps = (size_t)g->kernel_h * g->kernel_w, pw = (size_t)padded_w(g);
+    switch (group_mode_of(g)) {
+    case GROUP_BLOCK:
+        return 8 + taps * 8 + (size_t)padded_h(g) * pw * 8 + taps + (size_t)g->in_h * g->in_w +
+               (size_t)g->out_h * g->out_w;
+    case GROUP_ROWS: return 8 + taps * 8 + ((size_t)ring_rows(g) + 1) * pw * 8;
+    default: return 0;
+    }
 }
 
 size_t ck_depthwise_scratch_floats(const ck_window *g) { return plane_scratch_floats(g) + group_scratch_floats(g); }
@@ -197,6 +219,24 @@ CK_INLINE_AVX2 void transpose8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+/// Weights of 8 channels ([8][taps] from ONNX's [C][1][kH][kW]) to tap vectors w8[taps][8]:
+/// 8 taps per transpose, the last block overlapping (scalar gathers cost 10 % of the kernel on
+/// 7×7 planes).
+CK_INLINE_AVX2 void transpose_weights(const float *w, int taps, float *w8) {
+    if (taps >= 8) {
+        for (int t = 0; t < taps; t += 8) {
+            if (t + 8 > taps) t = taps - 8;
+            __m256 r[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(w + (size_t)j * taps + t);
+            transpose8(r);
+            for (int n = 0; n < 8; n++) _mm256_store_ps(w8 + (t + n) * 8, r[n]);
+        }
+    } else {
+        for (int t = 0; t < taps; t++)
+            for (int j = 0; j < 8; j++) w8[t * 8 + j] = w[(size_t)j * taps + t];
+    }
+}
+
 /// Eight planes (channels c … c+7 of one image, c = the first) at once, transposed: `xs` is the
 /// zero-padded input in pixel-major order (padded_h × padded_w pixels of 8 channels, one vector
 /// each), so one vector is one pixel of all 8 channels, weights are vectors (tap-major, `w8`),
@@ -221,20 +261,7 @@ static CK_AVX2 void group8_avx2(const float *x, size_t in_plane, const float *w,
         transpose8(r);
         for (int n = 0; n < 8; n++) _mm256_store_ps(xs + in_off[q + n], r[n]);
     }
-    // Weights to tap vectors (8 taps of 8 channels per transpose, the last block overlapping):
-    // scalar gathers cost 10 % of the kernel on 7×7 planes.
-    if (taps >= 8) {
-        for (int t = 0; t < taps; t += 8) {
-            if (t + 8 > taps) t = taps - 8;
-            __m256 r[8];
-            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(w + (size_t)j * taps + t);
-            transpose8(r);
-            for (int n = 0; n < 8; n++) _mm256_store_ps(w8 + (t + n) * 8, r[n]);
-        }
-    } else {
-        for (int t = 0; t < taps; t++)
-            for (int j = 0; j < 8; j++) w8[t * 8 + j] = w[(size_t)j * taps + t];
-    }
+    transpose_weights(w, taps, w8);
     const __m256 vb = _mm256_loadu_ps(bias);
     for (int q = 0; q < n_out; q += 8) {
         if (q + 8 > n_out) q = n_out - 8;  // overlapping last block, as for the input
@@ -257,6 +284,80 @@ static CK_AVX2 void group8_avx2(const float *x, size_t in_plane, const float *w,
                        activate8(a4, act), activate8(a5, act), activate8(a6, act), activate8(a7, act)};
         transpose8(r);
         for (int j = 0; j < 8; j++) _mm256_storeu_ps(y + (size_t)j * out_plane + q, r[j]);
+    }
+}
+
+/// One output row of 8 channels for group8_rows: blocks of 8 output pixels from ox = 0 (the
+/// last block overlapping the previous one when out_w is not a multiple of 8), taps row by row
+/// from `rows[ky]` (padded transposed input rows, or a zero row), stride S in pixels (0: `sw`).
+CK_INLINE_AVX2 void group_row(const float *const *rows, const float *w8, int kh, int kw, int dw, __m256 vb,
+                              ck_activation act, float *y, size_t out_plane, int ow, const int S, int sw) {
+    const int step = (S ? S : sw) * 8;  // floats between neighbouring output pixels' inputs
+    for (int ox = 0; ox < ow; ox += 8) {
+        if (ox + 8 > ow) ox = ow - 8;
+        __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+        for (int ky = 0; ky < kh; ky++) {
+            const float *r = rows[ky] + (size_t)ox * step;
+            const float *wk = w8 + ky * kw * 8;
+            for (int kx = 0; kx < kw; kx++) {
+                const __m256 wv = _mm256_load_ps(wk + kx * 8);
+                const float *p = r + kx * dw * 8;
+                a0 = _mm256_fmadd_ps(wv, _mm256_load_ps(p), a0);
+                a1 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + step), a1);
+                a2 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + 2 * step), a2);
+                a3 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + 3 * step), a3);
+                a4 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + 4 * step), a4);
+                a5 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + 5 * step), a5);
+                a6 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + 6 * step), a6);
+                a7 = _mm256_fmadd_ps(wv, _mm256_load_ps(p + 7 * step), a7);
+            }
+        }
+        __m256 r[8] = {activate8(a0, act), activate8(a1, act), activate8(a2, act), activate8(a3, act),
+                       activate8(a4, act), activate8(a5, act), activate8(a6, act), activate8(a7, act)};
+        transpose8(r);
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(y + (size_t)j * out_plane + ox, r[j]);
+    }
+}
+
+/// Eight planes at once like group8_avx2, but streaming: input rows are transposed into a ring
+/// of padded rows just before the first output row that needs them, and each output row is
+/// computed as soon as its rows are there, so the transposed data stays in L1 and reading the
+/// planes overlaps with the arithmetic. For planes too large for group8_avx2's whole block.
+/// `ring` holds `ring_rows` padded rows (padded_w pixels of 8 floats, padding columns zero),
+/// `zero` one zero row (for rows in the top/bottom padding). Needs in_w >= 8 and out_w >= 8.
+static CK_AVX2 void group8_rows_avx2(const float *x, const float *w, const float *bias, float *y, const ck_window *g,
+                                     ck_activation act, float *ring, int ring_rows, const float *zero, float *w8) {
+    const int pw = padded_w(g), in_w = g->in_w, in_h = g->in_h, kh = g->kernel_h, kw = g->kernel_w;
+    const size_t in_plane = (size_t)in_h * in_w, out_plane = (size_t)g->out_h * g->out_w;
+    transpose_weights(w, kh * kw, w8);
+    const __m256 vb = _mm256_loadu_ps(bias);
+    const float *rows[16];
+    int next = 0;  // next input row to transpose
+    for (int oy = 0; oy < g->out_h; oy++) {
+        const int top = oy * g->stride_h - g->pad_top;
+        const int last = top + (kh - 1) * g->dilation_h;
+        for (; next <= last && next < in_h; next++) {
+            float *d = ring + (size_t)(next % ring_rows) * pw * 8 + (size_t)g->pad_left * 8;
+            const float *s = x + (size_t)next * in_w;
+            for (int ix = 0; ix < in_w; ix += 8) {
+                if (ix + 8 > in_w) ix = in_w - 8;
+                __m256 r[8];
+                for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(s + (size_t)j * in_plane + ix);
+                transpose8(r);
+                for (int n = 0; n < 8; n++) _mm256_store_ps(d + (size_t)(ix + n) * 8, r[n]);
+            }
+        }
+        for (int ky = 0; ky < kh; ky++) {
+            const int iy = top + ky * g->dilation_h;
+            rows[ky] = iy < 0 || iy >= in_h ? zero : ring + (size_t)(iy % ring_rows) * pw * 8;
+        }
+        float *yo = y + (size_t)oy * g->out_w;
+        if (g->stride_w == 1)
+            group_row(rows, w8, kh, kw, g->dilation_w, vb, act, yo, out_plane, g->out_w, 1, 1);
+        else if (g->stride_w == 2)
+            group_row(rows, w8, kh, kw, g->dilation_w, vb, act, yo, out_plane, g->out_w, 2, 2);
+        else
+            group_row(rows, w8, kh, kw, g->dilation_w, vb, act, yo, out_plane, g->out_w, 0, g->stride_w);
     }
 }
 
@@ -293,14 +394,15 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
     float *interior = scratch + (size_t)g->pad_top * pw + g->pad_left;
 #if defined(__x86_64__)
     const int vector = ck_has_avx2_fma() && (g->stride_w == 1 || g->stride_w == 2);
-    const int grouped = ck_has_avx2_fma() && group_fits(g) && in_plane >= 8 && out_plane >= 8;
-    float *xs = NULL, *w8 = NULL;
+    const group_mode mode = ck_has_avx2_fma() ? group_mode_of(g) : GROUP_NONE;
+    float *w8 = NULL, *xs = NULL, *ring = NULL, *zero = NULL;
     int *tap_off = NULL, *in_off = NULL, *out_off = NULL;
-    if (grouped) {
-        // Scratch after the plane path's: block (32-byte aligned), tap weights, offset tables.
-        xs = (float *)(((uintptr_t)(scratch + plane_scratch_floats(g)) + 31) & ~(uintptr_t)31);
-        w8 = xs + (size_t)padded_h(g) * pw * 8;
-        tap_off = (int *)(w8 + (size_t)taps * 8);
+    if (mode != GROUP_NONE) {
+        w8 = (float *)(((uintptr_t)(scratch + plane_scratch_floats(g)) + 31) & ~(uintptr_t)31);
+        xs = w8 + (size_t)taps * 8;
+    }
+    if (mode == GROUP_BLOCK) {
+        tap_off = (int *)(xs + (size_t)padded_h(g) * pw * 8);
         in_off = tap_off + taps;
         out_off = in_off + in_plane;
         zero_group_padding(xs, g);
@@ -313,6 +415,11 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
         for (int oy = 0; oy < g->out_h; oy++)
             for (int ox = 0; ox < g->out_w; ox++)
                 out_off[oy * g->out_w + ox] = (oy * g->stride_h * pw + ox * g->stride_w) * 8;
+    } else if (mode == GROUP_ROWS) {
+        // Ring rows and the zero row after them, all zero: the ring's padding columns stay so.
+        ring = xs;
+        zero = ring + (size_t)ring_rows(g) * pw * 8;
+        memset(ring, 0, ((size_t)ring_rows(g) + 1) * pw * 8 * sizeof(float));
     }
 #endif
     for (long p = plane_begin; p < plane_end; p++) {
@@ -321,8 +428,11 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
         const float *wc = w + (size_t)c * taps;
         float *dst = y + (size_t)p * out_plane;
 #if defined(__x86_64__)
-        if (grouped && p + 8 <= plane_end && c + 8 <= channels) {
-            group8_avx2(src, in_plane, wc, taps, bias + c, dst, out_plane, act, xs, w8, tap_off, in_off, out_off);
+        if (mode != GROUP_NONE && p + 8 <= plane_end && c + 8 <= channels) {
+            if (mode == GROUP_BLOCK)
+                group8_avx2(src, in_plane, wc, taps, bias + c, dst, out_plane, act, xs, w8, tap_off, in_off, out_off);
+            else
+                group8_rows_avx2(src, wc, bias + c, dst, g, act, ring, ring_rows(g), zero, w8);
             p += 7;
             continue;
         }

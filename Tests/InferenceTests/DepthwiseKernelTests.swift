@@ -61,6 +61,25 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
         try check(cases)
     }
 
+    /// The 8-channel path on planes above 2048 padded pixels, which streams transposed rows
+    /// through a ring (group8_rows_avx2): stride 1, 2 (as EfficientNet's 112 → 56) and 3, row
+    /// lengths that are not multiples of 8 (the last vector overlaps), dilation (a longer
+    /// ring), channel remainders across a batch; and the plane-path fallbacks of that size:
+    /// rows shorter than 8 pixels, more than 16 kernel rows.
+    func testEightChannelRowPathMatchesReference() throws {
+        let cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)] = [
+            ([1, 16, 50, 47], [3, 3], ["pads": .ints([1, 1, 1, 1])], .clip(min: 0, max: 6)),
+            ([1, 8, 60, 61], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .relu),
+            ([2, 10, 56, 56], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .none),
+            ([1, 8, 64, 50], [3, 3], ["strides": .ints([3, 3]), "pads": .ints([1, 0, 1, 2])], .leakyRelu(alpha: 0.1)),
+            ([1, 8, 48, 48], [3, 3], ["dilations": .ints([2, 2]), "pads": .ints([2, 2, 2, 2])], .relu),
+            ([1, 8, 46, 52], [5, 3], ["strides": .ints([1, 2]), "dilations": .ints([2, 1]), "pads": .ints([3, 1, 4, 1])], .none),
+            ([1, 8, 400, 6], [3, 3], ["pads": .ints([1, 1, 1, 1])], .none),
+            ([1, 8, 60, 40], [17, 1], ["pads": .ints([8, 0, 8, 0])], .relu),
+        ]
+        try check(cases)
+    }
+
     /// Runs each case through ConvKernel on the AVX2 and the portable path, 1 and 2 threads,
     /// against ConvReference.
     private func check(
