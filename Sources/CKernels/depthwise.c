@@ -237,6 +237,47 @@ CK_INLINE_AVX2 void transpose_weights(const float *w, int taps, float *w8) {
     }
 }
 
+/// All taps of 8 output pixels (tap (0, 0) of pixel n at p[n]) through table offsets.
+CK_INLINE_AVX2 void block_taps_any(const float *const p[8], const float *w8, int taps, const int *tap_off, __m256 vb,
+                                   __m256 a[8]) {
+    __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+    for (int t = 0; t < taps; t++) {
+        const __m256 wv = _mm256_load_ps(w8 + t * 8);
+        const int o = tap_off[t];
+        a0 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[0] + o), a0);
+        a1 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[1] + o), a1);
+        a2 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[2] + o), a2);
+        a3 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[3] + o), a3);
+        a4 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[4] + o), a4);
+        a5 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[5] + o), a5);
+        a6 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[6] + o), a6);
+        a7 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[7] + o), a7);
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
+}
+
+/// block_taps_any for KW kernel columns at dilation 1 known at compile time: the columns are
+/// unrolled with immediate offsets, rows `row_floats` apart (no offset table load per tap).
+CK_INLINE_AVX2 void block_taps(const float *const p[8], const float *w8, int kh, const int KW, size_t row_floats,
+                               __m256 vb, __m256 a[8]) {
+    __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
+    for (int ky = 0; ky < kh; ky++) {
+        const size_t o = ky * row_floats;
+        for (int kx = 0; kx < KW; kx++) {
+            const __m256 wv = _mm256_load_ps(w8 + (ky * KW + kx) * 8);
+            a0 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[0] + o + kx * 8), a0);
+            a1 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[1] + o + kx * 8), a1);
+            a2 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[2] + o + kx * 8), a2);
+            a3 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[3] + o + kx * 8), a3);
+            a4 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[4] + o + kx * 8), a4);
+            a5 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[5] + o + kx * 8), a5);
+            a6 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[6] + o + kx * 8), a6);
+            a7 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[7] + o + kx * 8), a7);
+        }
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
+}
+
 /// Eight planes (channels c … c+7 of one image, c = the first) at once, transposed: `xs` is the
 /// zero-padded input in pixel-major order (padded_h × padded_w pixels of 8 channels, one vector
 /// each), so one vector is one pixel of all 8 channels, weights are vectors (tap-major, `w8`),
@@ -247,10 +288,12 @@ CK_INLINE_AVX2 void transpose_weights(const float *w, int taps, float *w8) {
 /// `in_off[q]` = where input pixel q goes, `out_off[q]` = tap (0, 0) of output pixel q,
 /// `tap_off[t]` = tap t relative to tap (0, 0). Computing them per pixel with a wrap test at
 /// the row end cost 2× on the whole kernel (the wrap branch mispredicts on 28- and 14-wide rows).
-static CK_AVX2 void group8_avx2(const float *x, size_t in_plane, const float *w, int taps, const float *bias,
-                                float *y, size_t out_plane, ck_activation act, float *xs, float *w8,
+static CK_AVX2 void group8_avx2(const float *x, size_t in_plane, const float *w, const float *bias, float *y,
+                                size_t out_plane, const ck_window *g, ck_activation act, float *xs, float *w8,
                                 const int *tap_off, const int *in_off, const int *out_off) {
-    const int n_in = (int)in_plane, n_out = (int)out_plane;
+    const int n_in = (int)in_plane, n_out = (int)out_plane, kh = g->kernel_h, taps = kh * g->kernel_w;
+    const int kw_fixed = g->dilation_w == 1 ? g->kernel_w : 0;
+    const size_t row_floats = (size_t)g->dilation_h * padded_w(g) * 8;
     // Transpose the input in, 8 pixels of 8 channels per step. A plane whose size is not a
     // multiple of 8 ends with a block overlapping the previous one (rewriting the same values)
     // instead of a masked or scalar tail. Needs n_in >= 8 (and n_out >= 8 below).
@@ -267,19 +310,14 @@ static CK_AVX2 void group8_avx2(const float *x, size_t in_plane, const float *w,
         if (q + 8 > n_out) q = n_out - 8;  // overlapping last block, as for the input
         const float *p[8];
         for (int n = 0; n < 8; n++) p[n] = xs + out_off[q + n];
-        __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb, a4 = vb, a5 = vb, a6 = vb, a7 = vb;
-        for (int t = 0; t < taps; t++) {
-            const __m256 wv = _mm256_load_ps(w8 + t * 8);
-            const int o = tap_off[t];
-            a0 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[0] + o), a0);
-            a1 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[1] + o), a1);
-            a2 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[2] + o), a2);
-            a3 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[3] + o), a3);
-            a4 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[4] + o), a4);
-            a5 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[5] + o), a5);
-            a6 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[6] + o), a6);
-            a7 = _mm256_fmadd_ps(wv, _mm256_load_ps(p[7] + o), a7);
-        }
+        __m256 a[8];
+        if (kw_fixed == 3)
+            block_taps(p, w8, kh, 3, row_floats, vb, a);
+        else if (kw_fixed == 5)
+            block_taps(p, w8, kh, 5, row_floats, vb, a);
+        else
+            block_taps_any(p, w8, taps, tap_off, vb, a);
+        const __m256 a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
         __m256 r[8] = {activate8(a0, act), activate8(a1, act), activate8(a2, act), activate8(a3, act),
                        activate8(a4, act), activate8(a5, act), activate8(a6, act), activate8(a7, act)};
         transpose8(r);
@@ -430,7 +468,7 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
 #if defined(__x86_64__)
         if (mode != GROUP_NONE && p + 8 <= plane_end && c + 8 <= channels) {
             if (mode == GROUP_BLOCK)
-                group8_avx2(src, in_plane, wc, taps, bias + c, dst, out_plane, act, xs, w8, tap_off, in_off, out_off);
+                group8_avx2(src, in_plane, wc, bias + c, dst, out_plane, g, act, xs, w8, tap_off, in_off, out_off);
             else
                 group8_rows_avx2(src, wc, bias + c, dst, g, act, ring, ring_rows(g), zero, w8);
             p += 7;

@@ -37,7 +37,8 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
     /// plane fits its block): channel counts with and without a remainder (the remainder takes
     /// the plane path, also across images of a batch), planes of 7×7, 14×14 and 28×28 as in
     /// EfficientNet, odd and non-square sizes, planes of fewer than 8 pixels in or out (plane
-    /// path), strides 1, 2 and 3, asymmetric padding, dilation; on two threads the plane ranges
+    /// path), strides 1, 2 and 3, asymmetric padding, dilation (vertical only: the unrolled
+    /// 3- and 5-column kernels; horizontal: the offset table); on two threads the plane ranges
     /// split inside a group of 8 (20 channels → 10 + 10); kernels of fewer than 8 taps (weights
     /// transposed by scalars) and of exactly 8.
     func testEightChannelPathMatchesReference() throws {
@@ -51,6 +52,8 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([3, 9, 13, 11], [3, 3], ["pads": .ints([1, 0, 2, 1])], .clip(min: -1, max: 1)),
             ([1, 16, 17, 23], [5, 3], ["strides": .ints([3, 2]), "pads": .ints([2, 1, 2, 1])], .none),
             ([1, 8, 15, 12], [3, 3], ["dilations": .ints([2, 3]), "pads": .ints([2, 3, 2, 3])], .relu),
+            ([1, 8, 12, 12], [3, 3], ["dilations": .ints([2, 1]), "pads": .ints([2, 1, 2, 1])], .none),
+            ([1, 8, 11, 13], [5, 5], ["dilations": .ints([3, 1]), "strides": .ints([1, 2]), "pads": .ints([6, 2, 6, 2])], .relu),
             ([1, 8, 3, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .none),
             ([1, 16, 2, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .relu),
             ([1, 8, 9, 9], [3, 3], ["strides": .ints([3, 3])], .none),
