@@ -7,10 +7,16 @@
 // pixels taken 8 at a time in flattened order whatever the row length (group8_avx2: no lanes
 // wasted on 7- or 14-wide rows); larger ones stream through a ring of transposed rows
 // (group8_rows_avx2). Measured on EfficientNet-Lite0's depthwise layers (1 thread, Zen 4, kernel
-// benchmark) against the per-plane path alone: 3.07 → 1.64 ms in total, e.g. 7×7 planes 5×5
-// 0.14 → 0.062 ms, stride 2 112 → 56 0.41 → 0.20 ms.
+// benchmark) against the per-plane path alone: 3.07 → 1.6 ms in total, e.g. 7×7 planes 5×5
+// 0.14 → 0.060 ms, stride 2 112 → 56 0.41 → 0.20 ms. Tried on the same benchmark and rejected:
+// per plane at stride 2 with each input row split once into even/odd columns (112 → 56
+// 0.20 → 0.34 ms, 56 → 28 0.15 → 0.49 ms); per plane at 3×3 stride 1 from a ring of padded rows,
+// two output rows sharing loads (112×112 −8 %, 56×56 +19 %, 14×14 ×2); output rows in segments
+// of 7–8 pixels sharing loads across kernel columns (14×14 5×5 0.123 → 0.137 ms); 12 pixels per
+// block instead of 8 (no change); software prefetch of the rows ahead (no consistent gain).
 //
-// One plane at a time (the channels left over, or planes too large for the block): each plane
+// One plane at a time (the channels left over after groups of 8; planes of fewer than 8
+// pixels; large planes with rows under 8 pixels or more than 16 kernel rows): each plane
 // is copied once into a zero-padded scratch plane (so no output column needs a bounds check),
 // then every output row is computed in vectors of 8 columns with all kH·kW taps accumulated in
 // registers, bias as the initial value and the activation applied on the store.
