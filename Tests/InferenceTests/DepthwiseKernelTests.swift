@@ -30,6 +30,64 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 3, 10, 11], [3, 5], ["strides": .ints([3, 3]), "pads": .ints([1, 2, 1, 2])], .clip(min: 0, max: 6)),
             ([2, 3, 9, 8], [3, 3], ["strides": .ints([1, 2])], .none),
         ]
+        try check(cases)
+    }
+
+    /// The 8-channel transposed path (AVX2+FMA, 8 consecutive channels of one image whose padded
+    /// plane fits its block): channel counts with and without a remainder (the remainder takes
+    /// the plane path, also across images of a batch), planes of 7×7, 14×14 and 28×28 as in
+    /// EfficientNet, odd and non-square sizes, planes of fewer than 8 pixels in or out (plane
+    /// path), strides 1, 2 and 3, asymmetric padding, dilation (vertical only: the unrolled
+    /// 3- and 5-column kernels; horizontal: the offset table); on two threads the plane ranges
+    /// split inside a group of 8 (20 channels → 10 + 10); kernels of fewer than 8 taps (weights
+    /// transposed by scalars) and of exactly 8.
+    func testEightChannelPathMatchesReference() throws {
+        let cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)] = [
+            ([1, 16, 7, 7], [5, 5], ["pads": .ints([2, 2, 2, 2])], .clip(min: 0, max: 6)),
+            ([1, 8, 7, 7], [3, 3], ["pads": .ints([1, 1, 1, 1])], .relu),
+            ([2, 12, 14, 14], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .clip(min: 0, max: 6)),
+            ([1, 20, 14, 14], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .none),
+            ([1, 20, 28, 28], [5, 5], ["pads": .ints([2, 2, 2, 2])], .leakyRelu(alpha: 0.2)),
+            ([1, 8, 28, 28], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .relu),
+            ([3, 9, 13, 11], [3, 3], ["pads": .ints([1, 0, 2, 1])], .clip(min: -1, max: 1)),
+            ([1, 16, 17, 23], [5, 3], ["strides": .ints([3, 2]), "pads": .ints([2, 1, 2, 1])], .none),
+            ([1, 8, 15, 12], [3, 3], ["dilations": .ints([2, 3]), "pads": .ints([2, 3, 2, 3])], .relu),
+            ([1, 8, 12, 12], [3, 3], ["dilations": .ints([2, 1]), "pads": .ints([2, 1, 2, 1])], .none),
+            ([1, 8, 11, 13], [5, 5], ["dilations": .ints([3, 1]), "strides": .ints([1, 2]), "pads": .ints([6, 2, 6, 2])], .relu),
+            ([1, 8, 3, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .none),
+            ([1, 16, 2, 3], [3, 3], ["pads": .ints([1, 1, 1, 1])], .relu),
+            ([1, 8, 9, 9], [3, 3], ["strides": .ints([3, 3])], .none),
+            ([1, 8, 56, 56], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .clip(min: 0, max: 6)),
+            ([1, 8, 10, 10], [2, 3], ["pads": .ints([0, 1, 1, 1])], .none),
+            ([1, 16, 10, 9], [2, 4], ["pads": .ints([1, 2, 0, 1])], .relu),
+        ]
+        try check(cases)
+    }
+
+    /// The 8-channel path on planes above 2048 padded pixels, which streams transposed rows
+    /// through a ring (group8_rows_avx2): stride 1, 2 (as EfficientNet's 112 → 56) and 3, row
+    /// lengths that are not multiples of 8 (the last vector overlaps), dilation (a longer
+    /// ring), channel remainders across a batch; and the plane-path fallbacks of that size:
+    /// rows shorter than 8 pixels, more than 16 kernel rows.
+    func testEightChannelRowPathMatchesReference() throws {
+        let cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)] = [
+            ([1, 16, 50, 47], [3, 3], ["pads": .ints([1, 1, 1, 1])], .clip(min: 0, max: 6)),
+            ([1, 8, 60, 61], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .relu),
+            ([2, 10, 56, 56], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .none),
+            ([1, 8, 64, 50], [3, 3], ["strides": .ints([3, 3]), "pads": .ints([1, 0, 1, 2])], .leakyRelu(alpha: 0.1)),
+            ([1, 8, 48, 48], [3, 3], ["dilations": .ints([2, 2]), "pads": .ints([2, 2, 2, 2])], .relu),
+            ([1, 8, 46, 52], [5, 3], ["strides": .ints([1, 2]), "dilations": .ints([2, 1]), "pads": .ints([3, 1, 4, 1])], .none),
+            ([1, 8, 400, 6], [3, 3], ["pads": .ints([1, 1, 1, 1])], .none),
+            ([1, 8, 60, 40], [17, 1], ["pads": .ints([8, 0, 8, 0])], .relu),
+        ]
+        try check(cases)
+    }
+
+    /// Runs each case through ConvKernel on the AVX2 and the portable path, 1 and 2 threads,
+    /// against ConvReference.
+    private func check(
+        _ cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)]
+    ) throws {
         for portable in [false, true] {
             InstructionSet.forcePortable(portable)
             for threads in [1, 2] {

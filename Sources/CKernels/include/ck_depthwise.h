@@ -1,6 +1,7 @@
 // Depthwise 2-D convolution (group == C == M, NCHW) with bias and activation fused into the
-// store. AVX2+FMA for strides 1 and 2 (any kernel size and dilation), portable C otherwise;
-// chosen per call by ck_has_avx2_fma().
+// store. AVX2+FMA: 8 channels at a time, transposed to pixel-major order (any stride and
+// dilation; planes of at least 8 pixels in and out), the channels left over one plane at a time
+// for strides 1 and 2; portable C otherwise. Chosen per call by ck_has_avx2_fma().
 #ifndef CK_DEPTHWISE_H
 #define CK_DEPTHWISE_H
 

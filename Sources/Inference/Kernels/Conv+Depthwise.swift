@@ -3,8 +3,9 @@ import Tensor
 
 /// The depthwise path of `ConvKernel` (group == C == M): ck_depthwise_conv (C, AVX2+FMA chosen
 /// at run time, Sources/CKernels/depthwise.c) over planes (image × channel), which are split
-/// across threads in contiguous ranges, each thread with its own padded-plane scratch. Bias and
-/// activation are applied by the kernel as it stores, so there is no epilogue pass.
+/// across threads in contiguous ranges (whole groups of 8 channels when C is a multiple of 8),
+/// each thread with its own scratch. Bias and activation are applied by the kernel as it stores,
+/// so there is no epilogue pass.
 extension ConvKernel {
     func depthwise(
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
@@ -21,9 +22,13 @@ extension ConvKernel {
             ck_depthwise_conv(x, w, b, y, 0, planes, Int32(channels), &window, activation, scratch)
             return
         }
+        // Split at multiples of 8 planes when channels come in 8s: the C kernel takes 8 channels
+        // at a time and would run a group cut by a thread boundary one plane at a time.
+        let unit = channels % 8 == 0 ? 8 : 1
+        let units = planes / unit
         DispatchQueueHelper.run(threads) { t in
             var window = window
-            let lower = planes * t / threads, upper = planes * (t + 1) / threads
+            let lower = units * t / threads * unit, upper = units * (t + 1) / threads * unit
             if lower < upper {
                 ck_depthwise_conv(x, w, b, y, lower, upper, Int32(channels), &window, activation, scratch + t * planeScratch)
             }
