@@ -201,9 +201,7 @@ final class ModelConformanceTests: XCTestCase {
     /// one ChannelAffine step each (their values are checked against ONNX Runtime by
     /// testLightDenseNet121); the BatchNorms after convolutions are folded into them.
     func testDenseNetAffineChainsRunAsOneStep() throws {
-        let model = try ONNXModel(contentsOf: try TestPaths.requireShared("models/light/light_densenet121.onnx"))
-        let session = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
-        let counts = Dictionary(grouping: session.runtimeOpTypes) { $0 }.mapValues(\.count)
+        let counts = try runtimeOpCounts("models/light/light_densenet121.onnx")
         XCTAssertEqual(counts["ChannelAffine"], 62, "\(counts)")
         XCTAssertNil(counts["BatchNormalization"], "\(counts)")
         XCTAssertNil(counts["Mul"], "\(counts)")
@@ -215,11 +213,16 @@ final class ModelConformanceTests: XCTestCase {
     /// they and the Relus after them fold into the convolutions (values checked against ONNX
     /// Runtime by testLightResNet50).
     func testResNetResidualSumsFoldIntoConvolutions() throws {
-        let model = try ONNXModel(contentsOf: try TestPaths.requireShared("models/light/light_resnet50.onnx"))
-        let session = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
-        let counts = Dictionary(grouping: session.runtimeOpTypes) { $0 }.mapValues(\.count)
+        let counts = try runtimeOpCounts("models/light/light_resnet50.onnx")
         XCTAssertEqual(counts["Conv"], 53, "\(counts)")
         XCTAssertNil(counts["Sum"], "\(counts)")
         XCTAssertNil(counts["Relu"], "\(counts)")
+    }
+
+    /// How many steps of each op type a batch-1 224² plan of the shared model runs.
+    private func runtimeOpCounts(_ sharedPath: String) throws -> [String: Int] {
+        let model = try ONNXModel(contentsOf: try TestPaths.requireShared(sharedPath))
+        let session = try InferenceSession(model: model, inputShape: [1, 3, 224, 224], threads: 1)
+        return Dictionary(grouping: session.runtimeOpTypes) { $0 }.mapValues(\.count)
     }
 }
