@@ -28,6 +28,10 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 3, 2, 2], 1, [1, 1], .none),
             ([2, 12, 15, 13], 18, [2, 2], .relu),
             ([1, 9, 11, 14], 11, [2, 3], .clip(min: -0.5, max: 0.5)),
+            // Batch 1 on two threads, above the split threshold: column strips (M ≤ H·W), then
+            // row panels (weights outweigh the image, M > H·W).
+            ([1, 40, 20, 20], 70, [1, 1], .clip(min: 0, max: 6)),
+            ([1, 64, 9, 9], 200, [1, 1], .relu),
         ]
         let hasAVX2 = InstructionSet.name == "avx2+fma"
         for portable in [false, true] {
