@@ -49,8 +49,8 @@ public final class InferenceSession {
             self.buffers = buffers
             scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(plan.scratchCount, 1))
             scratch.initialize(repeating: 0, count: max(plan.scratchCount, 1))
-            stepInputs = plan.steps.map { step in step.inputs.map { $0.map { UnsafePointer(buffers[$0]) } } }
-            stepOutputs = plan.steps.map { step in step.outputs.map { buffers[$0] } }
+            stepInputs = plan.steps.map { step in step.inputs.map { $0.map { UnsafePointer(buffers[$0.buffer] + $0.offset) } } }
+            stepOutputs = plan.steps.map { step in step.outputs.map { buffers[$0.buffer] + $0.offset } }
         }
 
         deinit {
@@ -123,6 +123,9 @@ public final class InferenceSession {
     public var runtimeNodeCount: Int { plan.runtimeNodeCount }
     /// Op types executed per run, in order (fused nodes appear once).
     public var runtimeOpTypes: [String] { plan.opTypes }
+    /// The op types of the steps that run kernels: `runtimeOpTypes` without views and without
+    /// the Concats whose inputs are computed in place.
+    public var executedOpTypes: [String] { plan.steps.map(\.opType) }
     /// Floating-point operations of one `run` on the whole batch: 2 · multiply-accumulates of
     /// every Conv, Gemm and MatMul, counted for the direct algorithm (for GFLOP/s figures).
     /// The plan covers one pass of `chunk` images, so a run in lanes is that many passes.
@@ -154,7 +157,7 @@ public final class InferenceSession {
     private func runLocked(_ input: Tensor) throws -> [String: Tensor] {
         // Per-image slices of every buffered output, written by whichever lane ran the pass.
         let passes = self.passes
-        var results: [(name: String, buffer: Int, shape: [Int], data: UnsafeMutablePointer<Float>)] = []
+        var results: [(name: String, slot: ExecutionPlan.Slot, shape: [Int], data: UnsafeMutablePointer<Float>)] = []
         for name in outputNames {
             guard case let .buffer(b, shape)? = plan.outputs[name] else { continue }
             let full = [shape[0] * passes] + shape.dropFirst()
@@ -169,7 +172,7 @@ public final class InferenceSession {
                 lane.run(plan)
                 for r in results {
                     let perPass = r.shape.reduce(1, *) / passes
-                    (r.data + pass * perPass).update(from: lane.buffers[r.buffer], count: perPass)
+                    (r.data + pass * perPass).update(from: lane.buffers[r.slot.buffer] + r.slot.offset, count: perPass)
                 }
             }
             if lanes.count == 1 {

@@ -72,6 +72,22 @@ final class OperatorTests: XCTestCase {
             model: ONNXModel(contentsOf: dir.appendingPathComponent("shape_arithmetic_reshape.onnx")), inputShape: [2, 3, 4])
         XCTAssertEqual(folded.runtimeOpTypes, ["Reshape"])
     }
+
+    /// Concat inputs are computed straight into their slices (values checked above): of the
+    /// four Concats only the one reading the graph input copies, at batch 1 and in the
+    /// single-image lanes a batch of 2 runs in.
+    func testConcatsRunInPlace() throws {
+        let dir = OperatorTests.directory
+        for (name, shape, threads, copies) in [
+            ("concat_in_place_chain", [1, 4, 6, 6], 1, 1), ("concat_in_place_batch", [2, 4, 6, 6], 1, 1),
+            ("concat_in_place_batch", [2, 4, 6, 6], 2, 1),
+        ] {
+            let session = try InferenceSession(
+                model: ONNXModel(contentsOf: dir.appendingPathComponent("\(name).onnx")), inputShape: shape, threads: threads)
+            XCTAssertEqual(session.runtimeOpTypes.filter { $0 == "Concat" }.count, 4, name)
+            XCTAssertEqual(session.executedOpTypes.filter { $0 == "Concat" }.count, copies, "\(name) threads \(threads)")
+        }
+    }
 }
 
 /// Malformed and unsupported models give one clear error naming what is wrong.

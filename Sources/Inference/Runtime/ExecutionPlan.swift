@@ -2,20 +2,27 @@ import Foundation
 
 /// A graph compiled for one input shape: kernels in topological order and a buffer
 /// assignment computed once. Tensors whose lifetimes do not overlap share a buffer (greedy
-/// best fit by element count); view ops (Reshape, Flatten, …) share their input's buffer.
+/// best fit by element count); view ops (Reshape, Flatten, …) share their input's buffer, and
+/// the inputs of an end-to-end Concat live in slices of its output's buffer
+/// (ExecutionPlan+ConcatInPlace.swift).
 final class ExecutionPlan {
+    /// A tensor's place: a buffer and an element offset into it (non-zero for Concat slices).
+    struct Slot: Equatable {
+        let buffer: Int
+        let offset: Int
+    }
     struct Step {
         let label: String
         let opType: String
         /// 2 · multiply-accumulates of this step (`FLOPCount`; 0 for ops that are not Conv/Gemm/MatMul).
         let flops: Int
         let kernel: Kernel
-        /// Buffer index per node input, nil for constants and absent inputs.
-        let inputs: [Int?]
-        let outputs: [Int]
+        /// Slot per node input, nil for constants and absent inputs.
+        let inputs: [Slot?]
+        let outputs: [Slot]
     }
     enum Output {
-        case buffer(Int, shape: [Int])
+        case buffer(Slot, shape: [Int])
         case constant(HostTensor)
     }
 
@@ -54,16 +61,20 @@ final class ExecutionPlan {
         opTypes = program.steps.map { $0.node.opType }
 
         guard let inputName = graph.inputs.first?.name else { throw InferenceError.malformed(path: "<graph>", reason: "no input") }
-        // Alias groups: a view's output lives in its input's buffer.
+        let (placements, inPlace) = ExecutionPlan.concatPlacements(program, graphInput: inputName)
+        // Alias groups: a view's output lives in its input's buffer (same offset), a placed
+        // Concat input in its root's buffer at its offset.
         var root: [String: String] = [inputName: inputName]
+        var offset: [String: Int] = [:]
         var kernels: [Kernel?] = []
-        for step in program.steps {
+        for (index, step) in program.steps.enumerated() {
             do {
                 if step.op.aliasesInput {
                     guard let source = step.node.inputs.first, let r = root[source] else {
                         throw OpError("view of a tensor that is not computed at run time")
                     }
                     root[step.node.outputs[0]] = r
+                    offset[step.node.outputs[0]] = offset[source]
                     kernels.append(nil)
                     continue
                 }
@@ -72,11 +83,18 @@ final class ExecutionPlan {
                         throw InferenceError.missingTensor(name: step.node.inputs[i], node: step.node.label)
                     }
                 }
+                for o in step.node.outputs where !o.isEmpty {
+                    root[o] = placements[o]?.root ?? o
+                    offset[o] = placements[o]?.offset
+                }
+                if inPlace.contains(index) {  // its inputs were written into its output already
+                    kernels.append(nil)
+                    continue
+                }
                 let outputInfos = step.node.outputs.map { name -> ValueInfo in
                     program.values[name] ?? ValueInfo(shape: [0])
                 }
                 kernels.append(try step.op.makeKernel(step.inputInfos, outputs: outputInfos))
-                for o in step.node.outputs where !o.isEmpty { root[o] = o }
             } catch let error as OpError {
                 throw InferenceError.invalidNode(node: step.node.label, op: step.node.opType, reason: error.reason)
             }
@@ -105,6 +123,10 @@ final class ExecutionPlan {
             capacities.append(count)
             return capacities.count - 1
         }
+        func slot(_ name: String) -> Slot? {
+            guard let r = root[name], let b = bufferOf[r] else { return nil }
+            return Slot(buffer: b, offset: offset[name] ?? 0)
+        }
         let inputCount = inputShape.reduce(1, *)
         inputBuffer = allocate(inputCount)
         bufferOf[inputName] = inputBuffer
@@ -114,15 +136,18 @@ final class ExecutionPlan {
         var scratch = 0
         for (index, (step, kernel)) in zip(program.steps, kernels).enumerated() {
             if let kernel {
-                let outs = step.node.outputs.map { name -> Int in
-                    let count = max(1, program.values[name]?.count ?? 1)
+                let outs = step.node.outputs.map { name -> Slot in
+                    let r = root[name] ?? name
+                    if let b = bufferOf[r] { return Slot(buffer: b, offset: offset[name] ?? 0) }
+                    // A placed tensor's first producer allocates its root's whole buffer.
+                    let count = max(1, program.values[r]?.count ?? 1)
                     let b = allocate(count)
-                    if !name.isEmpty { bufferOf[name] = b }
-                    return b
+                    if !name.isEmpty { bufferOf[r] = b }
+                    return Slot(buffer: b, offset: offset[name] ?? 0)
                 }
-                let ins = step.node.inputs.enumerated().map { i, name -> Int? in
-                    guard !name.isEmpty, step.inputInfos[i]?.constant == nil, let r = root[name] else { return nil }
-                    return bufferOf[r]
+                let ins = step.node.inputs.enumerated().map { i, name -> Slot? in
+                    guard !name.isEmpty, step.inputInfos[i]?.constant == nil else { return nil }
+                    return slot(name)
                 }
                 steps.append(
                     Step(
@@ -130,8 +155,8 @@ final class ExecutionPlan {
                         flops: FLOPCount.of(step), kernel: kernel, inputs: ins, outputs: outs))
                 scratch = max(scratch, kernel.scratchCount)
                 // Outputs nobody reads are released at once.
-                for name in step.node.outputs where lastUse[name] == nil {
-                    if let b = bufferOf[name] { free.append(b) } else { free.append(contentsOf: outs.filter { !free.contains($0) }) }
+                for (name, out) in zip(step.node.outputs, outs) where lastUse[root[name] ?? name] == nil && !free.contains(out.buffer) {
+                    free.append(out.buffer)
                 }
             }
             // Release every root whose last reader was this step.
@@ -147,10 +172,10 @@ final class ExecutionPlan {
         for name in requested {
             if let info = program.values[name], let constant = info.constant {
                 outputs[name] = .constant(constant)
-            } else if let r = root[name], let b = bufferOf[r], let info = program.values[name] {
-                outputs[name] = .buffer(b, shape: info.shape)
+            } else if let place = slot(name), let info = program.values[name] {
+                outputs[name] = .buffer(place, shape: info.shape)
             } else if name == inputName {
-                outputs[name] = .buffer(inputBuffer, shape: inputShape)
+                outputs[name] = .buffer(Slot(buffer: inputBuffer, offset: 0), shape: inputShape)
             } else {
                 throw InferenceError.unknownTensor(name: name)
             }
