@@ -62,13 +62,9 @@ final class PointwiseConvKernel: Kernel {
             let src = input + n * k * win.inH * win.inW
             guard strided else { return src }
             let dst = scratch + slot * k * hw
-            for c in 0..<k {
-                for oy in 0..<win.outH {
-                    let s = src + (c * win.inH + oy * win.strideH) * win.inW
-                    let d = dst + (c * win.outH + oy) * win.outW
-                    for ox in 0..<win.outW { d[ox] = s[ox * win.strideW] }
-                }
-            }
+            // The subsampled planes are the im2col matrix of the 1×1 window.
+            var window = win.ck
+            ck_im2col(src, Int32(k), &window, 0, hw, 0, Int32(k), dst, hw)
             return UnsafePointer(dst)
         }
         packed.withUnsafeBufferPointer { pp in
