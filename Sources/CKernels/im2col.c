@@ -78,12 +78,8 @@ static void patch_row_portable(const float *plane, const ck_window *w, int ky, i
 
 #if defined(__x86_64__)
 
-/// Zeros dst[0 ..< n] in vectors, the rest one by one.
-CK_INLINE_AVX2 void zero_avx2(float *dst, int n) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_setzero_ps());
-    for (; i < n; i++) dst[i] = 0;
-}
+/// The first n lanes (0…8) set, for masked loads.
+CK_INLINE_AVX2 __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - n)); }
 
 /// The even floats of a (8 floats) and b (the next 8): a0 a2 a4 a6 b0 b2 b4 b6.
 CK_INLINE_AVX2 __m256 even_floats(__m256 a, __m256 b) {
@@ -91,51 +87,81 @@ CK_INLINE_AVX2 __m256 even_floats(__m256 a, __m256 b) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-/// One patch row at horizontal stride S (1, 2, or 0 = any stride ≥ 3 via a gather). Input
-/// positions are formed as row + (off + ox·s) so no pointer points before the row. Full
-/// vectors run while all the floats they load lie inside the input row; the rest (< 8
-/// columns, or up to 8 more at stride 2) one by one: masked stores (vmaskmovps) made this
-/// 50 % slower on the EPYC (Zen 3) on ResNet-50's 28- and 7-column rows.
-CK_INLINE_AVX2 void patch_row_avx2(const float *plane, const ck_window *w, int ky, int kx, long p0, long p1, float *dst0,
-                                   const int S) {
-    const int s = w->stride_w;
+/// Output columns [ox, ox + n) (n = 1…8) of input row `row` at horizontal stride S (1, 2, 4, or
+/// 0 = any other, by a gather), zeros in lanes ≥ n. When ox + 8 <= vend every float of the
+/// full-width loads lies inside the row; otherwise only the floats the n lanes use are loaded
+/// (masked loads never touch the others).
+CK_INLINE_AVX2 __m256 load_columns(const float *row, int off, int ox, int n, int vend, int s, __m256i step, const int S) {
+    const float *q = row + (off + ox * s);
+    const int used = (n - 1) * s + 1;  // floats from q that the n lanes read
+    if (ox + 8 <= vend) {
+        if (S == 1) return _mm256_loadu_ps(q);
+        if (S == 2) return even_floats(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8));
+        if (S == 4)
+            return even_floats(even_floats(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)),
+                               even_floats(_mm256_loadu_ps(q + 16), _mm256_loadu_ps(q + 24)));
+        return _mm256_i32gather_ps(q, step, 4);
+    }
+#define CK_PART(i) _mm256_maskload_ps(q + 8 * (i), lanes(min_int(8, max_int(0, used - 8 * (i)))))
+    if (S == 1) return CK_PART(0);
+    if (S == 2) return even_floats(CK_PART(0), CK_PART(1));
+    if (S == 4) return even_floats(even_floats(CK_PART(0), CK_PART(1)), even_floats(CK_PART(2), CK_PART(3)));
+#undef CK_PART
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), q, step, _mm256_castsi256_ps(lanes(n)), 4);
+}
+
+/// One output-row segment [ox0, ox1) of a patch row at dst (dst[0] is column ox0), from input
+/// row `row` (NULL: the row is in the padding, all zeros), valid columns [v.lo, v.hi).
+/// With `spill`, every store is a whole vector and may write up to 7 floats past the segment:
+/// left to right, so a spill lands where a later store of the same patch row writes, or in
+/// the gap after its last pixel (the caller checks that the two hold 7 floats). Without, the tail is written one float at a time: masked
+/// stores (vmaskmovps) are microcoded on the EPYC (Zen 3) and made short rows 50 % slower.
+CK_INLINE_AVX2 void segment_avx2(const float *row, run v, int vend, int ox0, int ox1, float *dst, int spill, __m256i step,
+                                 const int S) {
+    const int s = S ? S : (int)_mm256_extract_epi32(step, 1);
+    const __m256 zero = _mm256_setzero_ps();
+    const int a = row ? min_int(max_int(v.lo, ox0), ox1) : ox1;  // first valid column
+    const int b = row ? max_int(a, min_int(v.hi, ox1)) : ox1;    // end of the valid columns
+    if (spill) {
+        for (int ox = ox0; ox < a; ox += 8) _mm256_storeu_ps(dst + (ox - ox0), zero);
+        for (int ox = a; ox < b; ox += 8)
+            _mm256_storeu_ps(dst + (ox - ox0), load_columns(row, v.off, ox, min_int(8, b - ox), vend, s, step, S));
+        for (int ox = b; ox < ox1; ox += 8) _mm256_storeu_ps(dst + (ox - ox0), zero);
+        return;
+    }
+    int ox = ox0;
+    for (; ox + 8 <= a; ox += 8) _mm256_storeu_ps(dst + (ox - ox0), zero);
+    for (; ox < a; ox++) dst[ox - ox0] = 0;
+    for (; ox + 8 <= b; ox += 8) _mm256_storeu_ps(dst + (ox - ox0), load_columns(row, v.off, ox, 8, vend, s, step, S));
+    for (; ox < b; ox++) dst[ox - ox0] = row[v.off + ox * s];
+    for (; ox + 8 <= ox1; ox += 8) _mm256_storeu_ps(dst + (ox - ox0), zero);
+    for (; ox < ox1; ox++) dst[ox - ox0] = 0;
+}
+
+/// One patch row over pixels [p0, p1) at horizontal stride S (see load_columns). `gap`: floats
+/// after p1's column that may be overwritten (the row stride's slack).
+CK_INLINE_AVX2 void patch_row_avx2(const float *plane, const ck_window *w, int ky, int kx, long p0, long p1, float *dst,
+                                   long gap, const int S) {
+    const int s = w->stride_w, ow = w->out_w;
     const run v = valid_columns(w, kx);
-    // Full vectors start at ox with ox + 8 <= vend. At stride 2 one reads 16 floats up to
-    // off + 2·ox + 15, which must be < in_w.
+    // Full-width loads at ox need ox + 8 <= vend: a vector at stride S ≥ 2 loads 8·S floats,
+    // up to off + S·ox + 8·S − 1, which must be < in_w (the gather loads only what it uses).
     int vend = v.hi;
-    if (S == 2) {
-        const int room = w->in_w - v.off - 16;
-        vend = min_int(vend, room < 0 ? v.lo : room / 2 + 8);
+    if (S == 2 || S == 4) {
+        const int room = w->in_w - v.off - 8 * S;
+        vend = min_int(vend, room < 0 ? v.lo : room / S + 8);
     }
     const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(s));
-#define AVX2_SEGMENT(oy, ox0, ox1, dst)                                                                             \
-    {                                                                                                               \
-        const int iy = input_row(w, oy, ky);                                                                        \
-        if (iy < 0) {                                                                                               \
-            zero_avx2(dst, ox1 - ox0);                                                                              \
-        } else {                                                                                                    \
-            const float *row = plane + (size_t)iy * w->in_w;                                                        \
-            const int a = min_int(max_int(v.lo, ox0), ox1), b = max_int(a, min_int(v.hi, ox1));                     \
-            const int e = min_int(vend, b);                                                                         \
-            zero_avx2(dst, a - ox0);                                                                                \
-            int ox = a;                                                                                             \
-            if (S == 1) {                                                                                           \
-                for (; ox + 8 <= e; ox += 8) _mm256_storeu_ps(dst + (ox - ox0), _mm256_loadu_ps(row + (v.off + ox)));         \
-            } else if (S == 2) {                                                                                    \
-                for (; ox + 8 <= e; ox += 8) {                                                                      \
-                    const float *q = row + (v.off + 2 * ox);                                                        \
-                    _mm256_storeu_ps(dst + (ox - ox0), even_floats(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)));              \
-                }                                                                                                   \
-            } else {                                                                                                \
-                for (; ox + 8 <= e; ox += 8)                                                                        \
-                    _mm256_storeu_ps(dst + (ox - ox0), _mm256_i32gather_ps(row + (v.off + ox * s), step, 4));                 \
-            }                                                                                                       \
-            for (; ox < b; ox++) dst[ox - ox0] = row[v.off + ox * s];                                                     \
-            zero_avx2(dst + (b - ox0), ox1 - b);                                                                           \
-        }                                                                                                           \
+    long left = p1 - p0;
+    int oy = (int)(p0 / ow), ox0 = (int)(p0 % ow);
+    for (; left > 0; oy++, ox0 = 0) {
+        const int ox1 = left < ow - ox0 ? ox0 + (int)left : ow;
+        const int iy = input_row(w, oy, ky);
+        left -= ox1 - ox0;
+        // A spill of up to 7 floats must stay inside this patch row's pixels or its gap.
+        segment_avx2(iy < 0 ? 0 : plane + (size_t)iy * w->in_w, v, vend, ox0, ox1, dst, left + gap >= 7, step, S);
+        dst += ox1 - ox0;
     }
-    FOR_EACH_SEGMENT(w, p0, p1, dst0, AVX2_SEGMENT);
-#undef AVX2_SEGMENT
 }
 
 static CK_AVX2 void im2col_avx2(const float *x, const ck_window *w, long p0, long p1, int patch_begin, int patch_end,
@@ -146,10 +172,12 @@ static CK_AVX2 void im2col_avx2(const float *x, const ck_window *w, long p0, lon
         const int c = r / taps, ky = r % taps / w->kernel_w, kx = r % w->kernel_w;
         const float *p = x + c * plane;
         float *dst = col + r * ld;
+        const long gap = (long)ld - (p1 - p0);
         switch (w->stride_w) {
-        case 1: patch_row_avx2(p, w, ky, kx, p0, p1, dst, 1); break;
-        case 2: patch_row_avx2(p, w, ky, kx, p0, p1, dst, 2); break;
-        default: patch_row_avx2(p, w, ky, kx, p0, p1, dst, 0); break;
+        case 1: patch_row_avx2(p, w, ky, kx, p0, p1, dst, gap, 1); break;
+        case 2: patch_row_avx2(p, w, ky, kx, p0, p1, dst, gap, 2); break;
+        case 4: patch_row_avx2(p, w, ky, kx, p0, p1, dst, gap, 4); break;
+        default: patch_row_avx2(p, w, ky, kx, p0, p1, dst, gap, 0); break;
         }
     }
 }

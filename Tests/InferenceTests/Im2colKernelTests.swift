@@ -18,8 +18,8 @@ final class Im2colKernelTests: XCTestCase, SeededKernelTest {
     }
 
     /// col[(c·kH + ky)·kW + kx][p − pixels.lower] = x[c][iy][ix] (p = oy·outW + ox) or 0
-    /// outside the plane, rows `ld` apart, NaN between a row's end and the next row (never
-    /// written): the semantics of the Swift loop `ConvKernel.im2col` was before.
+    /// outside the plane, rows `ld` apart, NaN in the gap between a row's end and the next row
+    /// (which the kernel may overwrite): the semantics of the Swift loop `ConvKernel.im2col` was before.
     func reference(_ x: [Float], channels: Int, window w: Window, pixels: Range<Int>, ld: Int) -> [Float] {
         var col = [Float](repeating: .nan, count: channels * w.kernelH * w.kernelW * ld)
         for c in 0..<channels {
@@ -39,13 +39,14 @@ final class Im2colKernelTests: XCTestCase, SeededKernelTest {
         return col
     }
 
-    /// Equal element for element, NaN where the other is NaN (the gaps between rows).
-    func sameBits(_ a: [Float], _ b: [Float]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+    /// Equal element for element where `expected` is not NaN (NaN marks the gaps).
+    func matches(_ a: [Float], _ expected: [Float]) -> Bool {
+        a.count == expected.count && zip(a, expected).allSatisfy { $0 == $1 || $1.isNaN }
     }
 
-    /// Floats placed so that the last one ends exactly at a page that may not be read (a
-    /// PROT_NONE guard page): a read past the input crashes the test instead of passing.
+    /// Floats placed so that the last one ends exactly at a page that may not be touched (a
+    /// PROT_NONE guard page): a read past the input or a write past the column matrix crashes
+    /// the test instead of passing.
     final class GuardedBuffer {
         let base: UnsafeMutableRawPointer, length: Int
         let floats: UnsafeMutablePointer<Float>
@@ -63,6 +64,8 @@ final class Im2colKernelTests: XCTestCase, SeededKernelTest {
             floats.initialize(from: values, count: values.count)
         }
 
+        func array(_ count: Int) -> [Float] { Array(UnsafeBufferPointer(start: floats, count: count)) }
+
         deinit { munmap(base, length) }
     }
 
@@ -70,10 +73,11 @@ final class Im2colKernelTests: XCTestCase, SeededKernelTest {
     /// than the kernel's reach), dilation, odd widths below / at / above the 8-float vectors and
     /// the stride-2 16-float reads, 1×1 strided windows (the pointwise subsample), pixel
     /// bands (whole image, one pixel, ranges starting and ending inside output rows), row
-    /// strides with a gap, ranges of patch rows (as threads split them), and channel subsets
-    /// of a larger input (a group). The column buffer starts as NaN: every element must be
-    /// written and the gaps left alone; the input ends at a guard page: nothing past it may
-    /// be read.
+    /// strides without a gap, with a short one (3) and with one that allows whole-vector
+    /// stores (11), ranges of patch rows (as threads split them, written last to first, so a
+    /// row that spilled into the next would show), and channel subsets of a larger input (a
+    /// group). The column buffer starts as NaN: every element must be written; the input ends
+    /// at a guard page: nothing past it may be read.
     func testIm2colMatchesDefinitionOnBothPaths() throws {
         let cases: [(channels: Int, inH: Int, inW: Int, kernel: [Int], attributes: [String: Attribute])] = [
             (3, 9, 11, [3, 3], ["pads": .ints([1, 1, 1, 1])]),
@@ -110,27 +114,24 @@ final class Im2colKernelTests: XCTestCase, SeededKernelTest {
                     var bands = [0..<count, 0..<1, count - 1..<count]
                     if window.outW > 2 { bands += [3..<min(count, 2 * window.outW + 1), window.outW - 1..<count] }
                     for pixels in bands {
-                        for ld in [pixels.count, pixels.count + 3] {
+                        for ld in [pixels.count, pixels.count + 3, pixels.count + 11] {
                             let expected = reference(x, channels: channels, window: window, pixels: pixels, ld: ld)
-                            var col = [Float](repeating: .nan, count: expected.count)
-                            col.withUnsafeMutableBufferPointer { cp in
-                                ConvKernel.im2col(
-                                    input.floats + inH * inW, channels: channels, window: window, pixels: pixels,
-                                    into: cp.baseAddress!, ld: ld)
-                            }
-                            XCTAssertTrue(sameBits(col, expected), "\(context) pixels \(pixels) ld \(ld)")
+                            guard let col = GuardedBuffer([Float](repeating: .nan, count: expected.count)),
+                                let parts = GuardedBuffer([Float](repeating: .nan, count: expected.count))
+                            else { XCTFail("mmap failed"); return }
+                            ConvKernel.im2col(
+                                input.floats + inH * inW, channels: channels, window: window, pixels: pixels, into: col.floats,
+                                ld: ld)
+                            XCTAssertTrue(matches(col.array(expected.count), expected), "\(context) pixels \(pixels) ld \(ld)")
                             // Patch-row ranges written separately fill the same matrix.
                             let patches = channels * kernel[0] * kernel[1]
-                            var parts = [Float](repeating: .nan, count: expected.count)
-                            parts.withUnsafeMutableBufferPointer { cp in
-                                var w = window.ck
-                                for (lower, upper) in [(0, 1), (1, patches / 2), (patches / 2, patches)] {
-                                    ck_im2col(
-                                        input.floats + inH * inW, Int32(channels), &w, pixels.lowerBound, pixels.upperBound,
-                                        Int32(lower), Int32(upper), cp.baseAddress!, ld)
-                                }
+                            var w = window.ck
+                            for (lower, upper) in [(patches / 2, patches), (1, patches / 2), (0, 1)] {
+                                ck_im2col(
+                                    input.floats + inH * inW, Int32(channels), &w, pixels.lowerBound, pixels.upperBound,
+                                    Int32(lower), Int32(upper), parts.floats, ld)
                             }
-                            XCTAssertTrue(sameBits(parts, expected), "\(context) pixels \(pixels) ld \(ld) in patch ranges")
+                            XCTAssertTrue(matches(parts.array(expected.count), expected), "\(context) pixels \(pixels) ld \(ld) in patch ranges")
                         }
                     }
                 }

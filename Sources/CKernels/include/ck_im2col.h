@@ -18,9 +18,10 @@ extern "C" {
 ///   col[r·ld + p − pixel_begin] = x[c][oy·stride_h − pad_top + ky·dilation_h][ox·stride_w − pad_left + kx·dilation_w],
 /// zero where that position is outside the in_h × in_w plane. x holds `channels` planes of
 /// in_h × in_w floats (NCHW, one image's group); patch rows run over channels·kernel_h·kernel_w.
-/// ld ≥ pixel_end − pixel_begin is the row stride of col; the floats between a row's end
-/// and the next row are not written. Reads only inside x's planes. Threads may fill disjoint
-/// patch-row ranges of the same `col`.
+/// ld ≥ pixel_end − pixel_begin is the row stride of col; the floats between a row's end and
+/// the next row (the gap) may be overwritten, and when the gap has 7 floats or more the whole
+/// rows are written in 8-float vectors (faster: no scalar tails). Reads only inside x's
+/// planes. Threads may fill disjoint patch-row ranges of the same `col`.
 void ck_im2col(const float *x, int channels, const ck_window *window, long pixel_begin, long pixel_end, int patch_begin,
                int patch_end, float *col, long ld);
 

@@ -22,7 +22,7 @@ struct ColumnBands: Equatable {
     let bandPixels: Int
     /// Rows of the column matrix.
     let patchSize: Int
-    /// Row stride of a column buffer in floats (≥ bandPixels).
+    /// Row stride of a column buffer in floats (≥ bandPixels + 7, see `stride`).
     let ld: Int
 
     /// Pixels per band the default cut aims at (see the type's comment).
@@ -44,8 +44,14 @@ struct ColumnBands: Equatable {
             band = max(1, min(pixels, band))
         }
         bandPixels = band
-        let lines = (band + 15) / 16
-        ld = (lines % 2 == 0 ? lines + 1 : lines) * 16
+        ld = ColumnBands.stride(band)
+    }
+
+    /// A column-buffer row stride for rows of `count` floats: at least 7 floats of gap (so
+    /// ck_im2col stores whole vectors), in whole 64-byte lines, an odd number of them.
+    static func stride(_ count: Int) -> Int {
+        let lines = (count + 7 + 15) / 16
+        return (lines % 2 == 0 ? lines + 1 : lines) * 16
     }
 
     var count: Int { (pixels + bandPixels - 1) / bandPixels }
