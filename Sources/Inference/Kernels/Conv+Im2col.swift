@@ -5,8 +5,8 @@ import CKernels
 ///
 /// Measured single-threaded on the EPYC (CPU time, im2col + packed GEMM, benchmarks/im2col):
 /// - Bands of ~512 pixels, not whole images: the GEMM then reads a column buffer that is still
-///   in L2 (ResNet-50 stem 7×7 s2, K = 147, N = 12544: 3.9 → 3.2 ms; AlexNet 11×11 s4:
-///   3.5 → 3.2 ms). Flat from ~320 to ~2048 pixels.
+///   in L2 (ResNet-50 stem 7×7 s2, K = 147, N = 12544: 4.0 → 3.2 ms; AlexNet 11×11 s4:
+///   3.0 → 2.75 ms; EfficientNet-Lite0 stem 0.44 → 0.36 ms). Flat from ~320 to ~2048 pixels.
 /// - Bands of whole 16-column strips (a band may start and end inside an output row), so
 ///   only an image's last band has a partial strip (the kernel's masked tail tiles are slow):
 ///   a band of one 28-pixel row ran ResNet-50's 3×3 s2 128-channel layer at 4.3 ms against
