@@ -38,15 +38,21 @@ final class KernelTests: XCTestCase, SeededKernelTest {
                 let g = try op.geometry(input: input, weights: weights)
                 let c = randomConvCase(g, input: input, weights: weights)
                 let expected = op.activation.applied(to: c.reference)
-                var kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: op.activation, packedGEMM: packed)
+                let kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: op.activation, packedGEMM: packed)
                 XCTAssertEqual(kernel.usesPackedGEMM, packed && !g.isDepthwise && !g.isPointwise)
-                // Also force small row bands so the banded im2col path is exercised.
+                // Also force small bands (7 and 37 pixels: starting and ending inside output
+                // rows, many per image, so two threads deal them out) on the im2col path.
+                var kernels = [(kernel, "default bands")]
                 if !g.isDepthwise && !g.isPointwise {
-                    kernel = ConvKernelTestHook.banded(kernel, weights: c.w, rows: 2)
+                    kernels += [7, 37].map { (ConvKernelTestHook.banded(kernel, weights: c.w, pixels: $0), "bands of \($0) pixels") }
                 }
-                let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count, scratchFill: 0)
-                let diff = maxAbsDifference(y, expected)
-                XCTAssertLessThan(diff, 1e-4 * max(1, Float(g.patchSize) / 64), "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed)")
+                for (kernel, bands) in kernels {
+                    let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
+                    let diff = maxAbsDifference(y, expected)
+                    XCTAssertLessThan(
+                        diff, 1e-4 * max(1, Float(g.patchSize) / 64),
+                        "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed) \(bands)")
+                }
             }
           }
         }

@@ -6,8 +6,9 @@ import Tensor
 ///   split across threads when the batch allows, else output channels);
 /// - depthwise (group == C == M): a direct kernel over zero-padded planes, channels split
 ///   across threads;
-/// - otherwise im2col + GEMM per image and group, in bands of output rows so the column
-///   buffer stays under `maxColumnFloats`. On AVX2+FMA the GEMM is the packed 6×16 kernel of
+/// - otherwise im2col + GEMM per image and group, in bands of output pixels (`ColumnBands`,
+///   Conv+Im2col.swift: ~512 pixels, so the column buffer is still in L2 when the GEMM reads
+///   it). On AVX2+FMA the GEMM is the packed 6×16 kernel of
 ///   ck_pointwise.h (weights packed at load, columns read in place, bias and activation fused
 ///   into the store); otherwise OpenBLAS sgemm, then bias and activation in one pass over
 ///   each output channel (the epilogue).
@@ -22,14 +23,13 @@ final class ConvKernel: Kernel {
     /// by ck_pointwise_pack, `packedGroupStride` floats apart; else empty.
     let packed: [Float]
     let packedGroupStride: Int
-    /// Output rows per im2col band.
-    let bandRows: Int
+    /// The im2col bands and their column buffer (unused on the pointwise / depthwise paths).
+    let bands: ColumnBands
     let scratchCount: Int
     /// Threads the depthwise path splits planes over (fixed here: its scratch is sized for it).
     let threads: Int
 
-    /// Upper bound on the im2col buffer (16 MB): large enough that sgemm runs on wide
-    /// matrices (≥ 4k columns on VGG's first layers), small enough not to double peak memory.
+    /// Upper bound on one im2col buffer (16 MB), so that huge patches do not double peak memory.
     static let maxColumnFloats = 4 << 20
 
     var usesPackedGEMM: Bool { !packed.isEmpty }
@@ -41,11 +41,11 @@ final class ConvKernel: Kernel {
     /// 256×2304×196 76 vs 70, 512×4608×49 60 vs 55 (ResNet's last 3×3 layers).
     static let maxPackedPatch = 1152
 
-    /// - Parameter bandRows: output rows per im2col band; nil = as many as `maxColumnFloats` allows.
+    /// - Parameter bandPixels: output pixels per im2col band; nil = `ColumnBands`' default.
     /// - Parameter packedGEMM: the im2col GEMM on the packed AVX2 kernel (true) or OpenBLAS
     ///   (false); nil = packed when this CPU runs AVX2+FMA. Tests force either.
     init(
-        geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandRows forcedBand: Int? = nil,
+        geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandPixels forcedBand: Int? = nil,
         packedGEMM: Bool? = nil
     ) {
         g = geometry; self.bias = bias; self.activation = activation
@@ -70,18 +70,16 @@ final class ConvKernel: Kernel {
             packed = []
             self.weights = weights
         }
+        bands = ColumnBands(
+            pixels: w.outH * w.outW, patchSize: geometry.patchSize, maxColumnFloats: ConvKernel.maxColumnFloats,
+            forcedPixels: forcedBand)
         if geometry.isDepthwise {
-            bandRows = w.outH
             scratchCount = ConvKernel.depthwiseScratch(geometry) * threads
         } else if geometry.isPointwise {
-            bandRows = w.outH
             scratchCount = 0
         } else {
-            let rows = forcedBand ?? max(1, min(w.outH, ConvKernel.maxColumnFloats / max(1, geometry.patchSize * w.outW)))
-            bandRows = rows
-            // One column buffer per thread when whole images go to threads (batch >= threads).
-            let buffers = geometry.batch >= threads && threads > 1 ? threads : 1
-            scratchCount = geometry.patchSize * rows * w.outW * buffers
+            // One column buffer per thread when whole images or bands go to threads.
+            scratchCount = bands.bufferFloats * (ConvKernel.threadsOwnBands(geometry, bands, threads) ? threads : 1)
         }
     }
 
@@ -153,31 +151,39 @@ final class ConvKernel: Kernel {
         }
     }
 
+    /// True when each thread runs whole bands with its own column buffer: whole images per
+    /// thread (batch ≥ threads), or one image's bands dealt out (at least two per thread), so
+    /// a band costs no dispatch.
+    static func threadsOwnBands(_ g: ConvGeometry, _ bands: ColumnBands, _ threads: Int) -> Bool {
+        threads > 1 && (g.batch >= threads || bands.count >= 2 * threads)
+    }
+
     private func im2colGemm(
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-        _ y: UnsafeMutablePointer<Float>, _ col: UnsafeMutablePointer<Float>
+        _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let win = g.window
         let plane = win.outH * win.outW
         let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
+        let (batch, groups, inC, outC, activation, bands) = (g.batch, g.group, g.inChannels, g.outChannels, self.activation, self.bands)
         let t = threads
-        if g.batch >= t && t > 1 {
+        /// Band `index` of image n's group `group` through `col`, single-threaded.
+        func band(_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>) {
+            let pixels = bands.band(index)
+            let xi = x + (n * inC + group * cg) * win.inH * win.inW
+            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: false)
+            BLAS.sgemm(
+                m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld,
+                c: y + (n * outC + group * mg) * plane + pixels.lowerBound, ldc: plane)
+        }
+        if t > 1 && batch >= t {
             // Whole images per thread, each with its own column buffer; everything inside a
             // thread is serial (OpenBLAS single-threaded).
-            let colSize = scratchCount / t
-            let (batch, groups, inC, outC, activation) = (g.batch, g.group, g.inChannels, g.outChannels, self.activation)
             DispatchQueueHelper.run(t) { i in
-                let myCol = col + i * colSize
+                let col = bands.buffer(scratch, i)
                 for n in (batch * i / t)..<(batch * (i + 1) / t) {
                     for group in 0..<groups {
-                        let xi = x + (n * inC + group * cg) * win.inH * win.inW
-                        let yi = y + (n * outC + group * mg) * plane
-                        self.forEachBand { rows, cols in
-                            ConvKernel.im2col(xi, channels: cg, window: win, rows: rows, into: myCol, parallel: false)
-                            BLAS.sgemm(
-                                m: mg, n: cols, k: k, a: w + group * mg * k, lda: k, b: myCol, ldb: cols,
-                                c: yi + rows.lowerBound * win.outW, ldc: plane)
-                        }
+                        for index in 0..<bands.count { band(n, group, index, col) }
                     }
                     let yn = y + n * outC * plane
                     for m in 0..<outC { activation.apply(yn + m * plane, plane, bias: b[m]) }
@@ -185,142 +191,110 @@ final class ConvKernel: Kernel {
             }
             return
         }
-        for n in 0..<g.batch {
-            for group in 0..<g.group {
-                let xi = x + (n * g.inChannels + group * cg) * win.inH * win.inW
-                let yi = y + (n * g.outChannels + group * mg) * plane
-                forEachBand { rows, cols in
-                    ConvKernel.im2col(xi, channels: cg, window: win, rows: rows, into: col)
+        let dealt = ConvKernel.threadsOwnBands(g, bands, t)
+        let col = bands.buffer(scratch, 0)
+        for n in 0..<batch {
+            for group in 0..<groups {
+                if dealt {
+                    DispatchQueueHelper.run(t) { i in
+                        for index in stride(from: i, to: bands.count, by: t) { band(n, group, index, bands.buffer(scratch, i)) }
+                    }
+                    continue
+                }
+                let xi = x + (n * inC + group * cg) * win.inH * win.inW
+                for index in 0..<bands.count {
+                    let pixels = bands.band(index)
+                    ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld)
                     Parallel.sgemm(
-                        m: mg, n: cols, k: k, a: w + group * mg * k, lda: k, b: col, ldb: cols,
-                        c: yi + rows.lowerBound * win.outW, ldc: plane)
+                        m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld,
+                        c: y + (n * outC + group * mg) * plane + pixels.lowerBound, ldc: plane)
                 }
             }
-            epilogue(y + n * g.outChannels * plane, b)
+            epilogue(y + n * outC * plane, b)
         }
     }
 
     /// im2col + the packed kernel: the same bands and thread splits as `im2colGemm`, with bias
-    /// and activation applied as each tile is stored (no epilogue pass). One image on several
-    /// threads splits output channels (whole 6-row panels) when there are at least 8 per
+    /// and activation applied as each tile is stored (no epilogue pass). A band that all
+    /// threads share splits output channels (whole 6-row panels) when there are at least 8 per
     /// thread, else columns (whole 16-column strips), as `Parallel.sgemm` splits.
     private func im2colPacked(
         _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-        _ y: UnsafeMutablePointer<Float>, _ col: UnsafeMutablePointer<Float>
+        _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let win = g.window
         let plane = win.outH * win.outW
         let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
-        let (batch, groups, inC, outC, stride) = (g.batch, g.group, g.inChannels, g.outChannels, packedGroupStride)
+        let (batch, groups, inC, outC, stride, bands) = (g.batch, g.group, g.inChannels, g.outChannels, packedGroupStride, self.bands)
         let act = activation.ck
         let t = threads
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
         /// portable after this kernel was built (tests only): poison the band so it shows.
-        func gemm(_ group: Int, _ cols: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>) {
+        func gemm(_ group: Int, _ col: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>) {
             let ok = ck_pointwise_conv(
-                packed + group * stride, b + group * mg, nil, cols, yb, Int32(mg), Int32(k), Int32(n), Int32(plane),
+                packed + group * stride, b + group * mg, nil, col, yb, Int32(mg), Int32(k), Int32(bands.ld), Int32(plane),
                 Int32(rows.lowerBound), Int32(rows.upperBound), Int32(columns.lowerBound), Int32(columns.upperBound), act)
             if ok == 0 { for m in 0..<mg { (yb + m * plane).update(repeating: .nan, count: n) } }
         }
-        /// Every band of image n's group `group`; `split` runs one band's GEMM over its parts.
-        func bands(_ n: Int, _ group: Int, col: UnsafeMutablePointer<Float>, parallel: Bool) {
+        /// Band `index` of image n's group `group`; `parallel`: all threads share it.
+        func band(_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>, parallel: Bool) {
+            let pixels = bands.band(index)
+            let cols = pixels.count
             let xi = x + (n * inC + group * cg) * win.inH * win.inW
-            let yi = y + (n * outC + group * mg) * plane
-            forEachBand { rows, cols in
-                ConvKernel.im2col(xi, channels: cg, window: win, rows: rows, into: col, parallel: parallel)
-                let yb = yi + rows.lowerBound * win.outW
-                // Below ~2 MFLOP a split costs more in dispatch than it saves.
-                if !parallel || t <= 1 || mg * cols * k < 1 << 20 {
-                    gemm(group, col, yb, n: cols, rows: 0..<mg, columns: 0..<cols)
-                } else if mg >= 8 * t {
-                    let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
-                    let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
-                    DispatchQueueHelper.run(t) { i in
-                        let lower = panels * i / t * rowsPerPanel, upper = min(mg, panels * (i + 1) / t * rowsPerPanel)
-                        if lower < upper { gemm(group, col, yb, n: cols, rows: lower..<upper, columns: 0..<cols) }
-                    }
-                } else {
-                    DispatchQueueHelper.run(t) { i in
-                        let lower = (cols * i / t) & ~15, upper = i == t - 1 ? cols : (cols * (i + 1) / t) & ~15
-                        if lower < upper { gemm(group, col, yb, n: cols, rows: 0..<mg, columns: lower..<upper) }
-                    }
+            let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
+            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: parallel)
+            // Below ~2 MFLOP a split costs more in dispatch than it saves.
+            if !parallel || t <= 1 || mg * cols * k < 1 << 20 {
+                gemm(group, col, yb, n: cols, rows: 0..<mg, columns: 0..<cols)
+            } else if mg >= 8 * t {
+                let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
+                let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
+                DispatchQueueHelper.run(t) { i in
+                    let lower = panels * i / t * rowsPerPanel, upper = min(mg, panels * (i + 1) / t * rowsPerPanel)
+                    if lower < upper { gemm(group, col, yb, n: cols, rows: lower..<upper, columns: 0..<cols) }
+                }
+            } else {
+                DispatchQueueHelper.run(t) { i in
+                    let lower = (cols * i / t) & ~15, upper = i == t - 1 ? cols : (cols * (i + 1) / t) & ~15
+                    if lower < upper { gemm(group, col, yb, n: cols, rows: 0..<mg, columns: lower..<upper) }
                 }
             }
         }
-        if batch >= t && t > 1 {
+        if t > 1 && batch >= t {
             // Whole images per thread, each with its own column buffer.
-            let colSize = scratchCount / t
             DispatchQueueHelper.run(t) { i in
+                let col = bands.buffer(scratch, i)
                 for n in (batch * i / t)..<(batch * (i + 1) / t) {
-                    for group in 0..<groups { bands(n, group, col: col + i * colSize, parallel: false) }
+                    for group in 0..<groups {
+                        for index in 0..<bands.count { band(n, group, index, col, parallel: false) }
+                    }
                 }
             }
             return
         }
+        let dealt = ConvKernel.threadsOwnBands(g, bands, t)
         for n in 0..<batch {
-            for group in 0..<groups { bands(n, group, col: col, parallel: true) }
-        }
-    }
-
-    /// Calls `body(rows, columns)` for each band of at most `bandRows` output rows, in order;
-    /// `columns` (the band's rows × outW) is the width of the band's im2col matrix.
-    @inline(__always)
-    private func forEachBand(_ body: (Range<Int>, Int) -> Void) {
-        var oy0 = 0
-        while oy0 < g.window.outH {
-            let oy1 = min(g.window.outH, oy0 + bandRows)
-            body(oy0..<oy1, (oy1 - oy0) * g.window.outW)
-            oy0 = oy1
-        }
-    }
-
-    /// Writes the im2col matrix of output rows `rows` for one image and group:
-    /// col[(c·kH + ky)·kW + kx][(oy − rows.lower)·outW + ox] = x[c][oy·sH − padTop + ky·dH][ox·sW − padLeft + kx·dW],
-    /// zero outside the input. Patch rows are split across threads.
-    static func im2col(
-        _ x: UnsafePointer<Float>, channels: Int, window w: Window, rows: Range<Int>, into col: UnsafeMutablePointer<Float>,
-        parallel: Bool = true
-    ) {
-        let cols = rows.count * w.outW
-        let patchRows = channels * w.kernelH * w.kernelW
-        Parallel.forEachChunk(patchRows, work: parallel ? patchRows * cols : 0) { range in
-            for r in range {
-                let kx = r % w.kernelW
-                let ky = (r / w.kernelW) % w.kernelH
-                let c = r / (w.kernelW * w.kernelH)
-                let plane = x + c * w.inH * w.inW
-                var dst = col + r * cols
-                // Output columns whose input x is inside the row: ox in [oxLo, oxHi).
-                let offX = kx * w.dilationW - w.padLeft
-                let oxLo = min(w.outW, offX >= 0 ? 0 : (-offX + w.strideW - 1) / w.strideW)
-                let oxHi = max(oxLo, min(w.outW, (w.inW - offX + w.strideW - 1) / w.strideW))
-                for oy in rows {
-                    let iy = oy * w.strideH - w.padTop + ky * w.dilationH
-                    if iy < 0 || iy >= w.inH {
-                        dst.update(repeating: 0, count: w.outW)
-                    } else {
-                        let src = plane + iy * w.inW + offX
-                        for ox in 0..<oxLo { dst[ox] = 0 }
-                        if w.strideW == 1 {
-                            (dst + oxLo).update(from: src + oxLo, count: oxHi - oxLo)
-                        } else {
-                            for ox in oxLo..<oxHi { dst[ox] = src[ox * w.strideW] }
-                        }
-                        for ox in oxHi..<w.outW { dst[ox] = 0 }
+            for group in 0..<groups {
+                if dealt {
+                    // Bands dealt out to threads, one dispatch per image and group.
+                    DispatchQueueHelper.run(t) { i in
+                        let col = bands.buffer(scratch, i)
+                        for index in Swift.stride(from: i, to: bands.count, by: t) { band(n, group, index, col, parallel: false) }
                     }
-                    dst += w.outW
+                } else {
+                    for index in 0..<bands.count { band(n, group, index, bands.buffer(scratch, 0), parallel: true) }
                 }
             }
         }
     }
 }
 
-/// Test access: the same kernel (built from the same `weights`) with a forced band height
-/// (exercises banded im2col).
+/// Test access: the same kernel (built from the same `weights`) with a forced band size in
+/// output pixels (exercises bands that start and end inside output rows).
 enum ConvKernelTestHook {
-    static func banded(_ kernel: ConvKernel, weights: [Float], rows: Int) -> ConvKernel {
+    static func banded(_ kernel: ConvKernel, weights: [Float], pixels: Int) -> ConvKernel {
         ConvKernel(
-            geometry: kernel.g, weights: weights, bias: kernel.bias, activation: kernel.activation, bandRows: rows,
+            geometry: kernel.g, weights: weights, bias: kernel.bias, activation: kernel.activation, bandPixels: pixels,
             packedGEMM: kernel.usesPackedGEMM)
     }
 }

@@ -9,7 +9,8 @@ import Tensor
 /// noise (tools: see the engine report).
 ///
 /// Strided 1×1 convolutions (ResNet's downsampling) first gather the subsampled input
-/// planes into scratch (C × outH·outW floats per image, per thread), then run the same kernel.
+/// planes into scratch (ck_im2col of the 1×1 window: C rows of outH·outW floats, `columnStride`
+/// apart, per image and thread), then run the same kernel.
 ///
 /// Only used when the CPU runs AVX2+FMA (`applies`); otherwise `ConvKernel` (OpenBLAS) runs
 /// the layer. Threads: whole images per thread when the batch allows, else column strips
@@ -25,6 +26,9 @@ final class PointwiseConvKernel: Kernel {
     let residual: Bool
     /// One subsampled input image per thread (strided layers only).
     let scratchCount: Int
+    /// Row stride of a subsampled image in scratch (`ColumnBands.stride`: room for ck_im2col's
+    /// whole-vector stores, 64-byte lines).
+    let columnStride: Int
     let threads: Int
 
     static func applies(to g: ConvGeometry) -> Bool {
@@ -39,7 +43,8 @@ final class PointwiseConvKernel: Kernel {
         g = geometry; self.bias = bias; self.activation = activation; self.residual = residual
         threads = max(1, Parallel.threads)
         let w = geometry.window
-        scratchCount = w.strideH != 1 || w.strideW != 1 ? geometry.inChannels * w.outH * w.outW * threads : 0
+        columnStride = ColumnBands.stride(w.outH * w.outW)
+        scratchCount = w.strideH != 1 || w.strideW != 1 ? geometry.inChannels * columnStride * threads : 0
         let (m, k) = (Int32(geometry.outChannels), Int32(geometry.inChannels))
         let count = ck_pointwise_packed_floats(m, k)
         packed = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -57,19 +62,16 @@ final class PointwiseConvKernel: Kernel {
         let act = activation.ck
         let t = min(Parallel.threads, threads)
         let strided = isStrided
-        /// Image n's input as a [C × outH·outW] matrix: the input itself at stride 1, else its
-        /// subsampled copy in scratch slot `slot`.
+        let ldx = strided ? columnStride : hw
+        /// Image n's input as a [C × outH·outW] matrix with row stride ldx: the input itself at
+        /// stride 1, else its subsampled copy in scratch slot `slot`.
         func image(_ n: Int, slot: Int) -> UnsafePointer<Float> {
             let src = input + n * k * win.inH * win.inW
             guard strided else { return src }
-            let dst = scratch + slot * k * hw
-            for c in 0..<k {
-                for oy in 0..<win.outH {
-                    let s = src + (c * win.inH + oy * win.strideH) * win.inW
-                    let d = dst + (c * win.outH + oy) * win.outW
-                    for ox in 0..<win.outW { d[ox] = s[ox * win.strideW] }
-                }
-            }
+            let dst = scratch + slot * k * ldx
+            // The subsampled planes are the im2col matrix of the 1×1 window.
+            var window = win.ck
+            ck_im2col(src, Int32(k), &window, 0, hw, 0, Int32(k), dst, ldx)
             return UnsafePointer(dst)
         }
         packed.withUnsafeBufferPointer { pp in
@@ -79,7 +81,7 @@ final class PointwiseConvKernel: Kernel {
                 /// after this kernel was built (tests only): poison the output so it shows.
                 func call(_ n: Int, _ x: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>) {
                     let ok = ck_pointwise_conv(
-                        p, b, r.map { $0 + n * m * hw }, x, y + n * m * hw, Int32(m), Int32(k), Int32(hw), Int32(hw),
+                        p, b, r.map { $0 + n * m * hw }, x, y + n * m * hw, Int32(m), Int32(k), Int32(ldx), Int32(hw),
                         Int32(rows.lowerBound), Int32(rows.upperBound), Int32(cols.lowerBound), Int32(cols.upperBound), act)
                     if ok == 0 { (y + n * m * hw).update(repeating: .nan, count: m * hw) }
                 }
