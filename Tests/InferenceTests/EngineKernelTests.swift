@@ -69,6 +69,55 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         }
     }
 
+    /// The max pool's row path (Sources/CKernels/pool.c rows_avx2: vertical max into a −∞
+    /// row buffer, then horizontal) and its portable fallback against the reference, on every
+    /// branch: rows narrower than 8 (masked loads) and outputs narrower than 8, the specialized
+    /// 3-wide (stride 1, 2) and 2-wide stride-2 windows and the generic widths, 1–3 and more
+    /// window rows, vertical dilation, and windows lying wholly in the padding (−∞ out).
+    func testRowPathMaxPoolingMatchesReference() throws {
+        defer { InstructionSet.forcePortable(false) }
+        let cases: [(kernel: [Int], strides: [Int], pads: [Int], dilations: [Int], ceil: Bool)] = [
+            ([3, 3], [1, 1], [1, 1, 1, 1], [1, 1], false),
+            ([3, 3], [2, 2], [0, 0, 0, 0], [1, 1], true),
+            ([3, 3], [2, 2], [1, 1, 1, 1], [1, 1], false),
+            ([3, 3], [2, 2], [0, 0, 1, 1], [1, 1], false),
+            ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], true),
+            ([5, 3], [2, 2], [2, 1, 2, 1], [1, 1], false),
+            ([1, 4], [1, 1], [0, 2, 0, 1], [1, 1], false),
+            ([2, 5], [1, 2], [1, 2, 0, 2], [1, 1], true),
+            ([3, 3], [1, 1], [2, 1, 2, 1], [2, 1], false),
+            ([2, 3], [1, 1], [3, 1, 3, 1], [1, 1], false),  // first and last rows: no input
+        ]
+        for portable in [false, true] {
+            InstructionSet.forcePortable(portable)
+            for (kernel, strides, pads, dilations, ceil) in cases {
+                for (height, width) in [(6, 6), (5, 7), (9, 8), (13, 13), (11, 27)] {
+                    let node = Node(
+                        name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
+                        attributes: [
+                            "strides": .ints(strides.map(Int64.init)), "pads": .ints(pads.map(Int64.init)),
+                            "dilations": .ints(dilations.map(Int64.init)),
+                        ], opset: 13)
+                    let window = try Window(node: node, kernel: kernel, inH: height, inW: width, ceilMode: ceil)
+                    let planes = 3
+                    let x = randoms(planes * height * width)
+                    let context = "\(kernel) s\(strides) p\(pads) d\(dilations) ceil \(ceil) \(height)×\(width) portable \(portable)"
+                    // Exact equality: max pooling only selects, and −∞ (windows without input)
+                    // must come out as −∞ (a difference of infinities would be NaN).
+                    let expected = PoolReference.pool(kind: .max, window: window, planes: planes, countIncludePad: false, input: x)
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            PoolKernel(kind: .max, window: window, planes: planes, countIncludePad: false).pool(xp.baseAddress!, yp.baseAddress!)
+                        }
+                    }
+                    XCTAssertEqual(y, expected, context)
+                    if pads[0] < kernel[0] { XCTAssertFalse(expected.contains(-.infinity), context) }
+                }
+            }
+        }
+    }
+
     /// Global average and max pooling against a Double reference, for plane sizes below,
     /// at and past the 8-lane sum (1, 7, 8, 13² = SqueezeNet's last map, 7² + 3).
     func testGlobalPoolingMatchesReference() throws {

@@ -290,8 +290,8 @@ extension GlobalPoolKernel {
 }
 
 extension PoolKernel {
-    /// Max pooling on the C kernel (Sources/CKernels/pool.c: −∞-padded plane copy, AVX2 for
-    /// strides 1 and 2), planes split across threads, each with its own padded-plane buffer
+    /// Max pooling on the C kernel (Sources/CKernels/pool.c: AVX2 row by row for strides 1 and
+    /// 2, else on a −∞-padded plane copy), planes split across threads, each with its own buffer
     /// (allocated here: `pool` is also called without the executor's scratch).
     func maxPoolC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let window = w.ck
