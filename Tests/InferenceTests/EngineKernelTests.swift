@@ -141,12 +141,17 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
     /// LRN against its formula in Double, for the beta = 0.75 fast path and a general beta,
     /// odd and even window sizes, threads 1 and 2.
     func testLRNMatchesFormula() throws {
-        let shape = [2, 11, 9, 13]
+        defer { InstructionSet.forcePortable(false) }
+        // Planes of 117 (narrower than the C kernel's column: vectors then one ending at the
+        // plane's end), 5 (portable), 8, 300 (a 256 column, then one shifted back to end at
+        // the plane's end); window sizes up to the C kernel's 16 and past it (Swift loop).
+        for (shape, portable) in [([2, 11, 9, 13], false), ([2, 11, 9, 13], true), ([1, 7, 1, 5], false), ([1, 20, 2, 4], false), ([2, 9, 10, 30], false)] {
+        InstructionSet.forcePortable(portable)
         let (batch, channels, inner) = (shape[0], shape[1], shape[2] * shape[3])
         let x = randoms(shape.reduce(1, *)).map { $0 * 3 }
         for threads in [1, 2] {
             Parallel.threads = threads
-            for (size, beta) in [(5, Float(0.75)), (4, 0.6), (1, 0.75)] {
+            for (size, beta) in [(5, Float(0.75)), (4, 0.6), (1, 0.75), (2, 0.75), (16, 0.75), (17, 0.75)] {
                 let (alpha, bias): (Float, Float) = (0.3, 1.5)
                 let node = Node(
                     name: "l", opType: "LRN", domain: "", inputs: ["x"], outputs: ["y"],
@@ -167,8 +172,9 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                         }
                     }
                 }
-                XCTAssertLessThan(worst, 1e-6, "size \(size) beta \(beta) threads \(threads)")
+                XCTAssertLessThan(worst, 1e-6, "\(shape) portable \(portable) size \(size) beta \(beta) threads \(threads)")
             }
+        }
         }
     }
     /// The C Winograd transforms and GEMMs (AVX2: packed kernel; portable: OpenBLAS) equal `ConvReference` within 1e-4
