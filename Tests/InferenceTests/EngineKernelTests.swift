@@ -70,8 +70,8 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
     }
 
     /// The max pool's row path (Sources/CKernels/pool.c rows_avx2: vertical max into a −∞
-    /// row buffer, then horizontal) and its portable fallback against the reference, on every
-    /// branch: rows narrower than 8 (masked loads) and outputs narrower than 8, the specialized
+    /// row buffer, then horizontal), its in-place 3×3 stride-2 path (inplace_k3_s2) and the
+    /// portable fallback against the reference, on every branch: rows narrower than 8 (masked loads) and outputs narrower than 8, the specialized
     /// 3-wide (stride 1, 2) and 2-wide stride-2 windows and the generic widths, 1–3 and more
     /// window rows, vertical dilation, and windows lying wholly in the padding (−∞ out).
     func testRowPathMaxPoolingMatchesReference() throws {
@@ -87,11 +87,15 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             ([2, 5], [1, 2], [1, 2, 0, 2], [1, 1], true),
             ([3, 3], [1, 1], [2, 1, 2, 1], [2, 1], false),
             ([2, 3], [1, 1], [3, 1, 3, 1], [1, 1], false),  // first and last rows: no input
+            ([2, 3], [2, 2], [1, 0, 1, 0], [1, 1], false),  // in place (3 wide, stride 2), 1–2 rows
+            ([2, 3], [2, 2], [3, 0, 3, 0], [1, 1], false),  // in place, rows without input
         ]
         for portable in [false, true] {
             InstructionSet.forcePortable(portable)
             for (kernel, strides, pads, dilations, ceil) in cases {
-                for (height, width) in [(6, 6), (5, 7), (9, 8), (13, 13), (11, 27)] {
+                // 27 and 40 wide: 3×3 stride 2 windows inside the row take the in-place path;
+                // 28 with ceil_mode overhangs (row path).
+                for (height, width) in [(6, 6), (5, 7), (9, 8), (13, 13), (11, 27), (7, 28), (5, 40)] {
                     let node = Node(
                         name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
                         attributes: [
@@ -114,6 +118,26 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                     XCTAssertEqual(y, expected, context)
                     if pads[0] < kernel[0] { XCTAssertFalse(expected.contains(-.infinity), context) }
                 }
+            }
+        }
+    }
+
+    /// Pools whose one window covers the whole plane (ResNet-50's 7×7 on 7×7, Inception v1's
+    /// 7×7 with end padding on 6×6, a padded 3×3 on 1×1) take the whole-plane average; with
+    /// and without count_include_pad, threads 1 and 2 (700 planes pass the split threshold).
+    func testWholePlaneAveragePoolMatchesReference() throws {
+        let cases: [(kernel: [Int], pads: [Int], size: Int)] = [([7, 7], [0, 0, 0, 0], 7), ([7, 7], [0, 0, 1, 1], 6), ([3, 3], [1, 1, 1, 1], 1)]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (kernel, pads, size) in cases {
+                let node = Node(
+                    name: "p", opType: "AveragePool", domain: "", inputs: ["x"], outputs: ["y"],
+                    attributes: ["pads": .ints(pads.map(Int64.init))], opset: 13)
+                let window = try Window(node: node, kernel: kernel, inH: size, inW: size, ceilMode: false)
+                XCTAssertEqual([window.outH, window.outW], [1, 1])
+                let planes = 700
+                assertPoolKernelMatchesReference(
+                    window: window, planes: planes, input: randoms(planes * size * size), "\(kernel) p\(pads) on \(size)² threads \(threads)")
             }
         }
     }
