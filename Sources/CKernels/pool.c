@@ -13,7 +13,9 @@
 // unchanged. 3×3 stride 1 pad 1 "same" pools (Inception v1) run on whole planes flattened
 // (plane_k3_s1_same: no per-row loop): 192×27² 0.079 → 0.038 ms, 256×27² 0.106 → 0.050,
 // 480×13² 0.065 → 0.028, 832×6² 0.051 → 0.017. Rejected: the same in place for 3×3 stride 1 with scalar edge columns (27² and 13²
-// planes 1.6–1.9× slower than the row buffer); one row of lookahead more for the buffer (no
+// planes 1.6–1.9× slower than the row buffer); the in-place 3×3 stride 2 path extended to
+// windows over the left/right padding (ResNet-50, open-nsfw) with scalar edge columns (those
+// 4–7 % faster, SqueezeNet's and Inception's 3–4 % slower: a wash); one row of lookahead more for the buffer (no
 // change); earlier (session 3), horizontal max first, then vertical (worse).
 //
 // Plane path (portable C, or AVX2 with horizontal dilation or other strides): each plane is
