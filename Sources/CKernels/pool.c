@@ -1,22 +1,24 @@
 // Max pooling (NCHW), two paths.
 //
 // Row path (AVX2, horizontal stride 1 or 2, no horizontal dilation: every pool of the real
-// networks): per output row, the max over its window rows that lie inside the input, read in
-// place, goes into a row buffer padded with −∞ (vertical_max), then each output takes the max
-// of kW neighbours of that buffer (horizontal8; 3-wide at stride 2 as pair maxima and one
-// even/odd shuffle per 8 outputs). Measured against the plane path below (1 thread, kernel
-// benchmark, warm L3): SqueezeNet's 3×3 s2 pools 64×111² 0.28 → 0.11 ms, 128×55² 0.15 → 0.065,
-// 256×27² 0.083 → 0.048; Inception's 3×3 s1 p1 256×27² 0.24 → 0.105, 512×13² 0.136 → 0.072,
-// 832×6² 0.074 → 0.053; ResNet-50's 3×3 s2 p1 64×112² 0.28 → 0.12; VGG's 2×2 s2 64×224²
-// 0.92 → 0.62. 3×3 stride 2 windows that stay inside the row skip the buffer (inplace_k3_s2:
-// both maxima in registers): 256×27² 0.048 → 0.035 ms, 480×27² 0.091 → 0.066, larger planes
-// unchanged. 3×3 stride 1 pad 1 "same" pools (Inception v1) run on whole planes flattened
-// (plane_k3_s1_same: no per-row loop): 192×27² 0.079 → 0.038 ms, 256×27² 0.106 → 0.050,
-// 480×13² 0.065 → 0.028, 832×6² 0.051 → 0.017. Rejected: the same in place for 3×3 stride 1 with scalar edge columns (27² and 13²
-// planes 1.6–1.9× slower than the row buffer); the in-place 3×3 stride 2 path extended to
-// windows over the left/right padding (ResNet-50, open-nsfw) with scalar edge columns (those
-// 4–7 % faster, SqueezeNet's and Inception's 3–4 % slower: a wash); one row of lookahead more for the buffer (no
-// change); earlier (session 3), horizontal max first, then vertical (worse).
+// networks). In general (rows_avx2), per output row the max over its window rows that lie
+// inside the input, read in place, goes into a row buffer padded with −∞ (vertical_max), then
+// each output takes the max of kW neighbours of that buffer (horizontal8; 3-wide at stride 2
+// as pair maxima and one even/odd shuffle per 8 outputs). Two special cases skip the buffer:
+// 3×3 stride 2 windows that stay inside the row keep both maxima in registers
+// (inplace_k3_s2), and 3×3 stride 1 pad 1 "same" pools run on whole planes flattened
+// (plane_k3_s1_same: no per-row loop).
+// Measured (1 thread, kernel benchmark, warm L3), plane path → rows_avx2 → special case:
+// SqueezeNet's 3×3 s2 64×111² 0.28 → 0.11 → 0.091 ms, 128×55² 0.15 → 0.065 → 0.055,
+// 256×27² 0.083 → 0.048 → 0.029; Inception's 480×27² s2 0.16 → 0.091 → 0.054; Inception's
+// 3×3 s1 p1 192×27² 0.18 → 0.079 → 0.038, 256×27² 0.24 → 0.105 → 0.050, 480×13² 0.13 →
+// 0.065 → 0.028, 832×6² 0.074 → 0.051 → 0.017; ResNet-50's 3×3 s2 p1 64×112² 0.28 → 0.12
+// (rows_avx2); VGG's 2×2 s2 64×224² 0.92 → 0.62 (rows_avx2).
+// Rejected: in place for 3×3 stride 1 with scalar edge columns (27² and 13² planes 1.6–1.9×
+// slower than the row buffer); the in-place 3×3 stride 2 path extended to windows over the
+// left/right padding (ResNet-50, open-nsfw) with scalar edge columns (those 4–7 % faster,
+// SqueezeNet's and Inception's 3–4 % slower: a wash); one row of lookahead more for the
+// buffer (no change); earlier (session 3), horizontal max first, then vertical (worse).
 //
 // Plane path (portable C, or AVX2 with horizontal dilation or other strides): each plane is
 // copied into a scratch plane padded with −∞ (so no window needs a bounds check), then output
