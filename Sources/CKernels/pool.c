@@ -313,6 +313,60 @@ static __attribute__((target("avx2,fma"))) void inplace_k3_s2(const float *src, 
     }
 }
 
+/// inplace_k3_s2 for rows of fewer than 8 outputs (Inception's 13² → 6²): one vector per
+/// output row read in place (17 floats from each window row, running into the rows below)
+/// and stored whole, its extra lanes landing in the next output row, which is written after.
+/// The last output row is stored through a temporary; rows whose reads would pass the
+/// plane's end are computed scalar. Inception's 832×13² 0.063 → 0.041 ms (kernel benchmark).
+static __attribute__((target("avx2,fma"))) void narrow_k3_s2(const float *src, float *dst, const ck_window *g, float *unused) {
+    (void)unused;
+    const int ow = g->out_w, in_w = g->in_w;
+    const float *end = src + (size_t)g->in_h * in_w;
+    for (int oy = 0; oy < g->out_h; oy++) {
+        const float *r[3];
+        int n = 0;
+        const int top = oy * g->stride_h - g->pad_top;
+        if (g->kernel_h == 3 && top >= 0 && top + 2 * g->dilation_h < g->in_h) {
+            r[0] = src + (size_t)top * in_w;  // all three rows inside: no gathering
+            r[1] = r[0] + (size_t)g->dilation_h * in_w;
+            r[2] = r[1] + (size_t)g->dilation_h * in_w;
+            n = 3;
+        } else {
+            for (int ky = 0; ky < g->kernel_h; ky++) {
+                const int iy = top + ky * g->dilation_h;
+                if (iy >= 0 && iy < g->in_h) r[n++] = src + (size_t)iy * in_w;
+            }
+        }
+        float *o = dst + (size_t)oy * ow;
+        if (n == 0) {
+            for (int ox = 0; ox < ow; ox++) o[ox] = -INFINITY;
+            continue;
+        }
+        const float *r0 = r[0], *r1 = r[n > 1 ? 1 : 0], *r2 = r[n - 1];
+        if (r2 + 17 > end) {
+            for (int ox = 0; ox < ow; ox++) {
+                float m = -INFINITY;
+                for (int k = 0; k < n; k++)
+                    for (int c = 2 * ox; c < 2 * ox + 3; c++) m = r[k][c] > m ? r[k][c] : m;
+                o[ox] = m;
+            }
+            continue;
+        }
+#define CK_V3(at) _mm256_max_ps(_mm256_loadu_ps(r0 + (at)), _mm256_max_ps(_mm256_loadu_ps(r1 + (at)), _mm256_loadu_ps(r2 + (at))))
+        const __m256 a = _mm256_max_ps(CK_V3(0), CK_V3(1)), b = _mm256_max_ps(CK_V3(8), CK_V3(9));
+#undef CK_V3
+        const __m256 m = _mm256_max_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+        const __m256 v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), _MM_SHUFFLE(3, 1, 2, 0)));
+        if ((size_t)oy * ow + 8 <= (size_t)g->out_h * ow && oy + 1 < g->out_h) {
+            _mm256_storeu_ps(o, v);
+        } else {
+            float tail[8];
+            _mm256_storeu_ps(tail, v);
+            memcpy(o, tail, (size_t)ow * sizeof(float));
+        }
+    }
+}
+
 /// 3×3 stride 1 pad 1 ("same") on whole planes, flattened: both passes run over the plane as
 /// one contiguous array, so short rows cost no per-row loop. Horizontal first into `h`:
 /// h[i] = max(x[i−1], x[i], x[i+1]) over i = 1 … H·W−2 (wrong at the row ends, which read the
@@ -373,8 +427,11 @@ void ck_max_pool(const float *x, float *y, long plane_begin, long plane_end, con
         }
         const int inplace = g->kernel_w == 3 && g->stride_w == 2 && g->kernel_h <= 3 && g->pad_left == 0 && g->out_w >= 8 &&
                             2 * (g->out_w - 1) + 3 <= g->in_w;
+        const int narrow = g->kernel_w == 3 && g->stride_w == 2 && g->kernel_h <= 3 && g->pad_left == 0 && g->out_w < 8 &&
+                           2 * (g->out_w - 1) + 3 <= g->in_w;
         void (*rows)(const float *, float *, const ck_window *, float *) =
             inplace ? inplace_k3_s2
+            : narrow ? narrow_k3_s2
             : g->kernel_w == 3 ? (g->stride_w == 1 ? rows_k3_s1 : rows_k3_s2)
             : g->kernel_w == 2 && g->stride_w == 2 ? rows_k2_s2
             : g->stride_w == 1 ? rows_any_s1 : rows_any_s2;

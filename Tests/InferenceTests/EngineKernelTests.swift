@@ -93,11 +93,13 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         for portable in [false, true] {
             InstructionSet.forcePortable(portable)
             for (kernel, strides, pads, dilations, ceil) in cases {
+                // 13 wide at 3×3 stride 2: fewer than 8 outputs per row, in place (narrow_k3_s2;
+                // 13×13: last row scalar, 14×13: last row through the temporary).
                 // 27 and 40 wide: 3×3 stride 2 windows inside the row take the in-place path (12×27
                 // with ceil_mode: pairs of rows, then a last row partly below the input);
                 // 28 with ceil_mode overhangs (row path). 3×3 stride 1 pad 1 runs on whole
                 // planes when (H − 2)·W >= 8 (6×2 the narrowest), else by rows (3×5).
-                for (height, width) in [(6, 6), (5, 7), (9, 8), (13, 13), (11, 27), (12, 27), (7, 28), (5, 40), (6, 2), (3, 5)] {
+                for (height, width) in [(6, 6), (5, 7), (9, 8), (13, 13), (14, 13), (11, 27), (12, 27), (7, 28), (5, 40), (6, 2), (3, 5)] {
                     let node = Node(
                         name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
                         attributes: [
