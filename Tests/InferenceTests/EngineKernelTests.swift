@@ -69,6 +69,87 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         }
     }
 
+    /// The max pool's row path (Sources/CKernels/pool.c rows_avx2: vertical max into a −∞
+    /// row buffer, then horizontal), its in-place 3×3 stride-2 path (inplace_k3_s2), the
+    /// whole-plane 3×3 stride-1 pad-1 path (plane_k3_s1_same) and the portable fallback against the reference, on every branch: rows narrower than 8 (masked loads) and outputs narrower than 8, the specialized
+    /// 3-wide (stride 1, 2) and 2-wide stride-2 windows and the generic widths, 1–3 and more
+    /// window rows, vertical dilation, and windows lying wholly in the padding (−∞ out).
+    func testRowPathMaxPoolingMatchesReference() throws {
+        defer { InstructionSet.forcePortable(false) }
+        let cases: [(kernel: [Int], strides: [Int], pads: [Int], dilations: [Int], ceil: Bool)] = [
+            ([3, 3], [1, 1], [1, 1, 1, 1], [1, 1], false),
+            ([3, 3], [2, 2], [0, 0, 0, 0], [1, 1], true),
+            ([3, 3], [2, 2], [1, 1, 1, 1], [1, 1], false),
+            ([3, 3], [2, 2], [0, 0, 1, 1], [1, 1], false),
+            ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], true),
+            ([5, 3], [2, 2], [2, 1, 2, 1], [1, 1], false),
+            ([1, 4], [1, 1], [0, 2, 0, 1], [1, 1], false),
+            ([2, 5], [1, 2], [1, 2, 0, 2], [1, 1], true),
+            ([3, 3], [1, 1], [2, 1, 2, 1], [2, 1], false),
+            ([2, 3], [1, 1], [3, 1, 3, 1], [1, 1], false),  // first and last rows: no input
+            ([2, 3], [2, 2], [1, 0, 1, 0], [1, 1], false),  // in place (3 wide, stride 2), 1–2 rows
+            ([2, 3], [2, 2], [3, 0, 3, 0], [1, 1], false),  // in place, rows without input
+        ]
+        for portable in [false, true] {
+            InstructionSet.forcePortable(portable)
+            for (kernel, strides, pads, dilations, ceil) in cases {
+                // 13 wide at 3×3 stride 2: fewer than 8 outputs per row, in place (narrow_k3_s2;
+                // 13×13: last row scalar, 14×13: last row through the temporary).
+                // 27 and 40 wide: 3×3 stride 2 windows inside the row take the in-place path (12×27
+                // with ceil_mode: pairs of rows, then a last row partly below the input);
+                // 28 with ceil_mode overhangs (row path). 3×3 stride 1 pad 1 runs on whole
+                // planes when (H − 2)·W >= 8 (6×2 the narrowest), else by rows (3×5).
+                for (height, width) in [(6, 6), (5, 7), (9, 8), (13, 13), (14, 13), (11, 27), (12, 27), (7, 28), (5, 40), (6, 2), (3, 5)] {
+                    let node = Node(
+                        name: "p", opType: "MaxPool", domain: "", inputs: ["x"], outputs: ["y"],
+                        attributes: [
+                            "strides": .ints(strides.map(Int64.init)), "pads": .ints(pads.map(Int64.init)),
+                            "dilations": .ints(dilations.map(Int64.init)),
+                        ], opset: 13)
+                    // Only the 2- and 5-wide planes may be too small for a case's window.
+                    guard let window = try? Window(node: node, kernel: kernel, inH: height, inW: width, ceilMode: ceil) else {
+                        XCTAssertLessThanOrEqual(width, 5, "\(kernel) s\(strides) p\(pads) on \(height)×\(width)")
+                        continue
+                    }
+                    let planes = 3
+                    let x = randoms(planes * height * width)
+                    let context = "\(kernel) s\(strides) p\(pads) d\(dilations) ceil \(ceil) \(height)×\(width) portable \(portable)"
+                    // Exact equality: max pooling only selects, and −∞ (windows without input)
+                    // must come out as −∞ (a difference of infinities would be NaN).
+                    let expected = PoolReference.pool(kind: .max, window: window, planes: planes, countIncludePad: false, input: x)
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            PoolKernel(kind: .max, window: window, planes: planes, countIncludePad: false).pool(xp.baseAddress!, yp.baseAddress!)
+                        }
+                    }
+                    XCTAssertEqual(y, expected, context)
+                    if pads[0] < kernel[0] { XCTAssertFalse(expected.contains(-.infinity), context) }
+                }
+            }
+        }
+    }
+
+    /// Pools whose one window covers the whole plane (ResNet-50's 7×7 on 7×7, Inception v1's
+    /// 7×7 with end padding on 6×6, a padded 3×3 on 1×1) take the whole-plane average; with
+    /// and without count_include_pad, threads 1 and 2 (700 planes pass the split threshold).
+    func testWholePlaneAveragePoolMatchesReference() throws {
+        let cases: [(kernel: [Int], pads: [Int], size: Int)] = [([7, 7], [0, 0, 0, 0], 7), ([7, 7], [0, 0, 1, 1], 6), ([3, 3], [1, 1, 1, 1], 1)]
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (kernel, pads, size) in cases {
+                let node = Node(
+                    name: "p", opType: "AveragePool", domain: "", inputs: ["x"], outputs: ["y"],
+                    attributes: ["pads": .ints(pads.map(Int64.init))], opset: 13)
+                let window = try Window(node: node, kernel: kernel, inH: size, inW: size, ceilMode: false)
+                XCTAssertEqual([window.outH, window.outW], [1, 1])
+                let planes = 700
+                assertPoolKernelMatchesReference(
+                    window: window, planes: planes, input: randoms(planes * size * size), "\(kernel) p\(pads) on \(size)² threads \(threads)")
+            }
+        }
+    }
+
     /// Global average and max pooling against a Double reference, for plane sizes below,
     /// at and past the 8-lane sum (1, 7, 8, 13² = SqueezeNet's last map, 7² + 3).
     func testGlobalPoolingMatchesReference() throws {
@@ -92,12 +173,17 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
     /// LRN against its formula in Double, for the beta = 0.75 fast path and a general beta,
     /// odd and even window sizes, threads 1 and 2.
     func testLRNMatchesFormula() throws {
-        let shape = [2, 11, 9, 13]
+        defer { InstructionSet.forcePortable(false) }
+        // Planes of 117 (narrower than the C kernel's column: vectors then one ending at the
+        // plane's end), 5 (portable), 8, 300 (a 256 column, then one shifted back to end at
+        // the plane's end); window sizes up to the C kernel's 16 and past it (Swift loop).
+        for (shape, portable) in [([2, 11, 9, 13], false), ([2, 11, 9, 13], true), ([1, 7, 1, 5], false), ([1, 20, 2, 4], false), ([2, 9, 10, 30], false)] {
+        InstructionSet.forcePortable(portable)
         let (batch, channels, inner) = (shape[0], shape[1], shape[2] * shape[3])
         let x = randoms(shape.reduce(1, *)).map { $0 * 3 }
         for threads in [1, 2] {
             Parallel.threads = threads
-            for (size, beta) in [(5, Float(0.75)), (4, 0.6), (1, 0.75)] {
+            for (size, beta) in [(5, Float(0.75)), (4, 0.6), (1, 0.75), (2, 0.75), (16, 0.75), (17, 0.75)] {
                 let (alpha, bias): (Float, Float) = (0.3, 1.5)
                 let node = Node(
                     name: "l", opType: "LRN", domain: "", inputs: ["x"], outputs: ["y"],
@@ -118,8 +204,9 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                         }
                     }
                 }
-                XCTAssertLessThan(worst, 1e-6, "size \(size) beta \(beta) threads \(threads)")
+                XCTAssertLessThan(worst, 1e-6, "\(shape) portable \(portable) size \(size) beta \(beta) threads \(threads)")
             }
+        }
         }
     }
     /// The C Winograd transforms and GEMMs (AVX2: packed kernel; portable: OpenBLAS) equal `ConvReference` within 1e-4
