@@ -122,48 +122,4 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
             }
         }
     }
-
-    /// The channel-vectorized kernel for narrow images (forced on every shape here, whatever
-    /// `prefersNarrow` says) against the reference: pixel counts below, at and past a 6-pixel
-    /// tile, ragged 16-channel panels, a residual, strides, batch 2, threads 1
-    /// and 2 (panels split across threads); and the shapes that choose it.
-    func testNarrowKernelMatchesReference() throws {
-        try XCTSkipUnless(InstructionSet.name == "avx2+fma", "the narrow kernel runs only on AVX2+FMA")
-        let cases: [(input: [Int], outChannels: Int, strides: [Int], activation: Activation)] = [
-            ([1, 64, 7, 7], 130, [1, 1], .relu), ([1, 300, 7, 7], 40, [1, 1], .clip(min: 0, max: 6)),
-            ([2, 17, 2, 3], 33, [1, 1], .none), ([1, 24, 1, 1], 16, [1, 1], .leakyRelu(alpha: 0.1)),
-            ([1, 48, 13, 13], 70, [2, 2], .relu), ([1, 200, 5, 5], 512, [1, 1], .none),
-        ]
-        for threads in [1, 2] {
-            Parallel.threads = threads
-            for (input, outChannels, strides, activation) in cases {
-                for withResidual in [false, true] {
-                    let node = Node(
-                        name: "pw", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"],
-                        attributes: ["strides": .ints(strides.map(Int64.init))], opset: 13)
-                    let op = try ConvOp(node: node)
-                    let weightShape = [outChannels, input[1], 1, 1]
-                    let g = try op.geometry(input: input, weights: weightShape)
-                    let c = randomConvCase(g, input: input, weights: weightShape)
-                    var conv = c.reference
-                    let r = randoms(conv.count)
-                    if withResidual { for i in conv.indices { conv[i] += r[i] } }
-                    let expected = activation.applied(to: conv)
-                    let kernel = PointwiseConvKernel(
-                        geometry: g, weights: c.w, bias: c.b, activation: activation, residual: withResidual, narrow: true)
-                    let y = kernel.output(inputs: [c.x, nil, nil, r], outputCount: expected.count)
-                    XCTAssertLessThan(
-                        maxAbsDifference(y, expected), 1e-4, "narrow \(input) M \(outChannels) residual \(withResidual) threads \(threads)")
-                }
-            }
-        }
-        let geometry = { (c: Int, m: Int, side: Int) in
-            try ConvOp(node: Node(name: "pw", opType: "Conv", domain: "", inputs: ["x", "w"], outputs: ["y"], attributes: [:], opset: 13))
-                .geometry(input: [1, c, side, side], weights: [m, c, 1, 1])
-        }
-        XCTAssertTrue(PointwiseConvKernel.prefersNarrow(try geometry(1152, 192, 7)), "EfficientNet's 7×7 project")
-        XCTAssertFalse(PointwiseConvKernel.prefersNarrow(try geometry(64, 64, 7)), "tiny layer")
-        XCTAssertFalse(PointwiseConvKernel.prefersNarrow(try geometry(512, 1000, 13)), "13×13")
-        XCTAssertFalse(PointwiseConvKernel.prefersNarrow(try geometry(512, 512, 4)), "16 pixels fill a strip")
-    }
 }
