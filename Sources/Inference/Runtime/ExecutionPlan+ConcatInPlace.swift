@@ -26,12 +26,10 @@ extension ExecutionPlan {
     static func concatPlacements(_ program: Program, graphInput: String) -> (placements: [String: Placement], inPlace: Set<Int>) {
         var placements: [String: Placement] = [:]
         var inPlace: Set<Int> = []
-        var producer: [String: Int] = [:]
-        for (index, step) in program.steps.enumerated() { for name in step.node.outputs where !name.isEmpty { producer[name] = index } }
         for index in program.steps.indices.reversed() {
             let step = program.steps[index]
-            guard step.op is ConcatOp, let output = step.node.outputs.first, let info = program.values[output],
-                info.dtype == .float, info.constant == nil, let axis = concatAxis(step, rank: info.shape.count),
+            guard let concat = step.op as? ConcatOp, let output = step.node.outputs.first, let info = program.values[output],
+                info.dtype == .float, info.constant == nil, let axis = try? normalizedAxis(concat.axis, rank: info.shape.count),
                 info.shape[..<axis].allSatisfy({ $0 == 1 })
             else { continue }
             let inputs = step.node.inputs
@@ -39,7 +37,7 @@ extension ExecutionPlan {
             let qualifies = inputs.allSatisfy { name in
                 guard !name.isEmpty, name != graphInput, !program.requested.contains(name), placements[name] == nil,
                     let value = program.values[name], value.constant == nil, value.dtype == .float,
-                    let p = producer[name], p < index, !program.steps[p].op.aliasesInput
+                    let p = program.producer(of: name), p < index, !program.steps[p].op.aliasesInput
                 else { return false }
                 return true
             }
@@ -53,11 +51,5 @@ extension ExecutionPlan {
             inPlace.insert(index)
         }
         return (placements, inPlace)
-    }
-
-    private static func concatAxis(_ step: Program.Step, rank: Int) -> Int? {
-        guard let op = step.op as? ConcatOp else { return nil }
-        let axis = op.axis < 0 ? op.axis + rank : op.axis
-        return axis >= 0 && axis < rank ? axis : nil
     }
 }
