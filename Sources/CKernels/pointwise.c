@@ -32,8 +32,16 @@ enum { BLOCK_K = CK_PW_BLOCK_K };
 #define CK_PW_PACK_MIN_PANELS 8
 #endif
 enum { PACK_MIN_PANELS = CK_PW_PACK_MIN_PANELS };
+#ifndef CK_PW_NARROW_MAX  // experiments: -DCK_PW_NARROW_MAX=… (0 = masked tiles only)
+#define CK_PW_NARROW_MAX 3
+#endif
 
-size_t ck_pointwise_packed_floats(int m, int k) { return (size_t)((m + PR - 1) / PR) * PR * (size_t)k; }
+/// Past the panels: PACK_SLACK zero floats, so that the narrow kernel's 8-float loads of a
+/// 6-row panel column (2 lanes beyond it) never leave the buffer. A multiple of 8 keeps
+/// group strides of packed buffers 32-byte aligned.
+enum { PACK_SLACK = 8 };
+
+size_t ck_pointwise_packed_floats(int m, int k) { return (size_t)((m + PR - 1) / PR) * PR * (size_t)k + PACK_SLACK; }
 
 /// The k-blocks: floor(k / BLOCK_K) balanced blocks (at least one); block b is [k0, k1).
 static inline int block_count(int k) { return k / BLOCK_K > 1 ? k / BLOCK_K : 1; }
@@ -56,6 +64,7 @@ void ck_pointwise_pack(const float *w, int m, int k, float *packed) {
                     block[((size_t)p * kb + kk) * PR + r] = row < m ? w[(size_t)row * k + k0 + kk] : 0.0f;
                 }
     }
+    for (int i = 0; i < PACK_SLACK; i++) packed[(size_t)panels * PR * k + i] = 0.0f;
 }
 
 #if defined(__x86_64__)
@@ -117,6 +126,92 @@ CK_INLINE_AVX2 void tile_dispatch(const float *ap, const float *bias, const floa
     }
 }
 
+/// The last few columns of a strip (1 … 3 past its whole 8-column vectors: the 1 of a 7×7
+/// plane's 49 columns, of 13×13's 169, of 27×27's 729), with vectors running down the
+/// panels' rows instead of along the columns. As a masked tile the single column of a 7×7
+/// plane cost 6 broadcasts, a load and 6 FMAs (one lane used of each) per k, ~60 % of a whole
+/// 16-column strip. Here a k costs, per panel, one load of its 6 rows (8 lanes read, 6 used:
+/// PACK_SLACK keeps the last read inside the buffer) and one FMA per column, each column's
+/// value broadcast once for all P panels. Measured (benchmarks/packed-gemm, one thread, GFLOP/s
+/// masked tile → narrow): 2048×512×49 69 → 80, 512×4608×49 66 → 76, 32×1152×49 63 → 72. Four
+/// columns (14×14's 196) ran 2 % slower than the masked tile (P = 2 or 3), so they stay on it.
+/// P panels at once (rows [row, row + 6·P) of them, the last possibly short: `last_rows`
+/// valid in it), C columns, U interleaved k-accumulators per panel and column, so that P·C·U
+/// ≥ 8 independent FMA chains cover the FMA latency of both pipes.
+CK_INLINE_AVX2 void narrow_avx2(const float *ap, int panel_stride, const float *bias, const float *res, const float *x, float *y,
+                                int k, int ldx, int ldy, int init, ck_activation act, int last_rows, const int P,
+                                const int C, const int U) {
+    __m256 acc[4][4][2];
+    for (int p = 0; p < P; p++)
+        for (int c = 0; c < C; c++)
+            for (int u = 0; u < U; u++) acc[p][c][u] = _mm256_setzero_ps();
+    int kk = 0;
+    for (; kk + U <= k; kk += U)
+        for (int u = 0; u < U; u++) {
+            __m256 xv[4];
+            for (int c = 0; c < C; c++) xv[c] = _mm256_broadcast_ss(x + (size_t)(kk + u) * ldx + c);
+            for (int p = 0; p < P; p++) {
+                const __m256 a = _mm256_loadu_ps(ap + (size_t)p * panel_stride + (size_t)(kk + u) * PR);
+                for (int c = 0; c < C; c++) acc[p][c][u] = _mm256_fmadd_ps(a, xv[c], acc[p][c][u]);
+            }
+        }
+    for (; kk < k; kk++)
+        for (int p = 0; p < P; p++) {
+            const __m256 a = _mm256_loadu_ps(ap + (size_t)p * panel_stride + (size_t)kk * PR);
+            for (int c = 0; c < C; c++) acc[p][c][0] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(x + (size_t)kk * ldx + c), acc[p][c][0]);
+        }
+    for (int p = 0; p < P; p++) {
+        const int rows = p == P - 1 ? last_rows : PR;
+        for (int c = 0; c < C; c++) {
+            __m256 sum = acc[p][c][0];
+            for (int u = 1; u < U; u++) sum = _mm256_add_ps(sum, acc[p][c][u]);
+            float lanes[8] __attribute__((aligned(32)));
+            _mm256_store_ps(lanes, sum);
+            for (int r = 0; r < rows; r++) {
+                float *out = y + (size_t)(p * PR + r) * ldy + c;
+                float start = init == INIT_Y ? *out : (bias ? bias[p * PR + r] : 0.0f) + (res ? res[(size_t)(p * PR + r) * ldy + c] : 0.0f);
+                lanes[r] += start;
+            }
+            const __m256 out = activate8(_mm256_load_ps(lanes), act);
+            _mm256_store_ps(lanes, out);
+            for (int r = 0; r < rows; r++) y[(size_t)(p * PR + r) * ldy + c] = lanes[r];
+        }
+    }
+}
+
+/// Columns [0, cols) (1 … 3) of rows [row_begin, row_end) of one k-block, P panels at a time.
+CK_INLINE_AVX2 void narrow_columns(const float *packed_block, int kb, const float *bias, const float *res, const float *x, float *y,
+                                   int ldx, int ldy, int row_begin, int row_end, int cols, int init, ck_activation act) {
+    // Panels per call by column count: P·C·U ≥ 8 chains, P + C + P·C·U ≤ 16 registers.
+    // The switch's cases are every (C, P) it can see.
+    const int group = cols == 3 ? 3 : 4;
+    for (int row = row_begin; row < row_end; row += group * PR) {
+        const int panels_left = (row_end - row + PR - 1) / PR;
+        const int p = panels_left < group ? panels_left : group;
+        const int last_rows = row_end - (row + (p - 1) * PR) < PR ? row_end - (row + (p - 1) * PR) : PR;
+        const float *ap = packed_block + (size_t)(row / PR) * kb * PR;
+        const float *bt = bias ? bias + row : 0;
+        const float *rt = res ? res + (size_t)row * ldy : 0;
+        float *yt = y + (size_t)row * ldy;
+        const int stride = kb * PR;
+#define CK_NARROW(PP, CC, UU) narrow_avx2(ap, stride, bt, rt, x, yt, kb, ldx, ldy, init, act, last_rows, PP, CC, UU)
+        switch (cols * 8 + p) {
+        case 1 * 8 + 4: CK_NARROW(4, 1, 2); break;
+        case 1 * 8 + 3: CK_NARROW(3, 1, 2); break;
+        case 1 * 8 + 2: CK_NARROW(2, 1, 2); break;
+        case 1 * 8 + 1: CK_NARROW(1, 1, 2); break;
+        case 2 * 8 + 4: CK_NARROW(4, 2, 1); break;
+        case 2 * 8 + 3: CK_NARROW(3, 2, 1); break;
+        case 2 * 8 + 2: CK_NARROW(2, 2, 1); break;
+        case 2 * 8 + 1: CK_NARROW(1, 2, 1); break;
+        case 3 * 8 + 3: CK_NARROW(3, 3, 1); break;
+        case 3 * 8 + 2: CK_NARROW(2, 3, 1); break;
+        default: CK_NARROW(1, 3, 1); break;
+        }
+#undef CK_NARROW
+    }
+}
+
 /// Largest k-block: blocks are 128 … 255 values (K / floor(K / 128) < 256), or all of K when
 /// K < 256.
 enum { BLOCK_K_MAX = 2 * BLOCK_K };
@@ -170,7 +265,13 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
             copy_strip(xb + j, ldx, kb, cols, strip);
             xs = strip, lds = 16;
         }
-        for (int row = row_begin; row < row_end; row += PR) {
+        // A strip's last 1 … 4 columns past whole vectors go to the narrow kernel.
+        const int tail = cols & 7, narrow = cols < 16 && tail != 0 && tail <= CK_PW_NARROW_MAX;
+        const int wide = narrow ? cols - tail : cols;
+        if (narrow)
+            narrow_columns(packed + (size_t)k0 * panels * PR, kb, bias, residual ? residual + j + wide : 0, xs + wide,
+                           y + j + wide, lds, ldy, row_begin, row_end, tail, init, act);
+        for (int row = row_begin; wide > 0 && row < row_end; row += PR) {
             const int rows = row_end - row < PR ? row_end - row : PR;
             const float *ap = packed + ((size_t)k0 * panels + (size_t)(row / PR) * kb) * PR;
             float *yt = y + (size_t)row * ldy + j;
@@ -181,14 +282,14 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
                     if (rt && init == INIT_BIAS) _mm_prefetch((const char *)(rt + (size_t)r * ldy + 16), _MM_HINT_T0);
                     _mm_prefetch((const char *)(yt + (size_t)r * ldy + 16), _MM_HINT_T0);
                 }
-            if (cols == 16)
-                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 2, 0);
-            else if (cols > 8)
-                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 2, 1);
-            else if (cols == 8)
-                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 1, 0);
+            if (wide == 16)
+                tile_dispatch(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 0);
+            else if (wide > 8)
+                tile_dispatch(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 1);
+            else if (wide == 8)
+                tile_dispatch(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 0);
             else
-                tile_dispatch(ap, bt, rt, xs, yt, rows, cols, kb, lds, ldy, init, act, 1, 1);
+                tile_dispatch(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 1);
         }
     }
 }

@@ -77,11 +77,13 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
     /// sum: K around the k-block boundaries (1 block below 256, then ⌊K/128⌋ blocks), no bias
     /// (NULL) and a bias, a residual, X with a row stride wider than the columns used, and a
     /// sub-range of rows and columns (everything outside it must stay untouched); 48+ rows take
-    /// the path that copies each strip of X first (full and ragged strips).
+    /// the path that copies each strip of X first (full and ragged strips). Strips ending in 1,
+    /// 2 or 3 columns past whole vectors (n 49, 27, 18, 3 here) take the narrow kernel, with 1,
+    /// 2, 3 or 4 panels per call and a short last panel.
     func testPackedGEMMAcrossKBlocks() throws {
         try XCTSkipUnless(InstructionSet.name == "avx2+fma", "the packed kernel runs only on AVX2+FMA")
         for k in [1, 127, 255, 256, 257, 383, 384, 700] {
-            for (m, n) in [(13, 37), (6, 16), (1, 5), (61, 45), (60, 7)] {
+            for (m, n) in [(13, 37), (6, 16), (1, 5), (61, 45), (60, 7), (61, 49), (13, 27), (20, 18), (7, 3)] {
                 for useBias in [false, true] {
                     for useResidual in [false, true] {
                         let ldx = n + 3, ldy = n + 2

@@ -34,12 +34,10 @@ final class ConvKernel: Kernel {
 
     var usesPackedGEMM: Bool { !packed.isEmpty }
 
-    /// Largest patch size (GEMM K) that takes the packed kernel by default; above it OpenBLAS
-    /// (which packs the columns too) was faster even with the kernel's k-blocking. Single
-    /// thread, CPU time, GFLOP/s OpenBLAS + epilogue vs packed (M×K×N): 32×1152×49 59 vs 62,
-    /// 128×1152×196 78 vs 80, 96×363×3025 76 vs 75; but 128×1200×729 78 vs 73 (AlexNet conv2),
-    /// 256×2304×196 76 vs 70, 512×4608×49 60 vs 55 (ResNet's last 3×3 layers).
-    static let maxPackedPatch = 1152
+    // Every patch size takes the packed kernel on AVX2+FMA. Until its narrow tail columns
+    // (pointwise.c) OpenBLAS won above K = 1152 — the 1-column tail of a 7×7 plane cost ~60 %
+    // of a whole strip; since then ResNet-50's 512×4608×49 layer runs 4.1 → 3.5 ms and
+    // 256×2304×196 3.4 → 3.3 ms, AlexNet's conv2 (K = 1200) the same (one thread, CPU time).
 
     /// - Parameter bandPixels: output pixels per im2col band; nil = `ColumnBands`' default.
     /// - Parameter packedGEMM: the im2col GEMM on the packed AVX2 kernel (true) or OpenBLAS
@@ -52,7 +50,7 @@ final class ConvKernel: Kernel {
         let w = geometry.window
         threads = max(1, Parallel.threads)
         let im2colPath = !geometry.isDepthwise && !geometry.isPointwise
-        if im2colPath && (packedGEMM ?? (ck_has_avx2_fma() != 0 && geometry.patchSize <= ConvKernel.maxPackedPatch)) {
+        if im2colPath && (packedGEMM ?? (ck_has_avx2_fma() != 0)) {
             let (mg, k) = (geometry.outChannelsPerGroup, geometry.patchSize)
             let stride = ck_pointwise_packed_floats(Int32(mg), Int32(k))
             packedGroupStride = stride
