@@ -3,6 +3,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CK_X86 1
+/// Lane masks for a block of n < 8 tiles: load at (8 − n).
+static const int tail_masks4[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif
 
 // ---- portable: one tile at a time --------------------------------------------------------
@@ -190,5 +192,194 @@ void ck_wino2_output(const float *p, long plane_stride, int rows, int tiles_w, f
         (void)avx2;
 #endif
         output_row_portable(p, plane_stride, ty, done, tiles_w, y, out_w, out_rows, bias, lo, hi);
+    }
+}
+
+// ---- F(4×4, 3×3) -------------------------------------------------------------------------
+// Bᵀ = [[4,0,−5,0,1,0],[0,−4,−4,1,1,0],[0,4,−4,−1,1,0],[0,−2,−1,2,1,0],[0,2,−1,−2,1,0],
+// [0,4,0,−5,0,1]] and Aᵀ = [[1,1,1,1,1,0],[0,1,−1,2,−2,0],[0,1,1,4,4,0],[0,1,−1,8,−8,1]]
+// (Lavin & Gray's interpolation points 0, ±1, ±2, ∞), applied to rows then to columns with
+// the shared partial sums below; the same operations on scalars and on 8-tile vectors.
+#define CK_W4_IN(T, ADD, SUB, MUL, C, d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5)   \
+    do {                                                                               \
+        T t0_ = SUB(d4, MUL(C(4.0f), d2)), t1_ = SUB(d3, MUL(C(4.0f), d1));              \
+        T t2_ = SUB(d4, d2), t3_ = MUL(C(2.0f), SUB(d3, d1));                            \
+        o0 = ADD(SUB(MUL(C(4.0f), d0), MUL(C(5.0f), d2)), d4);                           \
+        o1 = ADD(t0_, t1_);                                                            \
+        o2 = SUB(t0_, t1_);                                                            \
+        o3 = ADD(t2_, t3_);                                                            \
+        o4 = SUB(t2_, t3_);                                                            \
+        o5 = ADD(SUB(MUL(C(4.0f), d1), MUL(C(5.0f), d3)), d5);                           \
+    } while (0)
+#define CK_W4_OUT(T, ADD, SUB, MUL, C, m0, m1, m2, m3, m4, m5, o0, o1, o2, o3)          \
+    do {                                                                               \
+        T s1_ = ADD(m1, m2), d1_ = SUB(m1, m2), s2_ = ADD(m3, m4), d2_ = SUB(m3, m4);    \
+        o0 = ADD(ADD(m0, s1_), s2_);                                                   \
+        o1 = ADD(d1_, MUL(C(2.0f), d2_));                                              \
+        o2 = ADD(s1_, MUL(C(4.0f), s2_));                                              \
+        o3 = ADD(ADD(d1_, MUL(C(8.0f), d2_)), m5);                                     \
+    } while (0)
+#define S_ADD(a, b) ((a) + (b))
+#define S_SUB(a, b) ((a) - (b))
+#define S_MUL(a, b) ((a) * (b))
+#define S_C(x) (x)
+
+/// Tile (ty, tx) of the strip (row stride sw) into v[ξ·s + t].
+static void input_tile4(const float *strip, int sw, int ty, int tx, float *v, long s) {
+    const float *d = strip + (long)(4 * ty) * sw + 4 * tx;
+    float a[6][6];  // Bᵀ d, per column j
+    for (int j = 0; j < 6; j++)
+        CK_W4_IN(float, S_ADD, S_SUB, S_MUL, S_C, d[j], d[sw + j], d[2 * sw + j], d[3 * sw + j], d[4 * sw + j],
+                 d[5 * sw + j], a[0][j], a[1][j], a[2][j], a[3][j], a[4][j], a[5][j]);
+    for (int i = 0; i < 6; i++) {
+        float *o = v + 6 * i * s;
+        CK_W4_IN(float, S_ADD, S_SUB, S_MUL, S_C, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o[0], o[s],
+                 o[2 * s], o[3 * s], o[4 * s], o[5 * s]);
+    }
+}
+
+/// Tile t (at q = p + t) into its 4×4 outputs at y (row stride out_w), `rows` × `cols` kept.
+static void output_tile4(const float *q, long s, float *y, int out_w, int rows, int cols, float bias, float lo, float hi) {
+    float a[4][6];  // Aᵀ m, per column j
+    for (int j = 0; j < 6; j++)
+        CK_W4_OUT(float, S_ADD, S_SUB, S_MUL, S_C, q[j * s], q[(6 + j) * s], q[(12 + j) * s], q[(18 + j) * s],
+                  q[(24 + j) * s], q[(30 + j) * s], a[0][j], a[1][j], a[2][j], a[3][j]);
+    for (int r = 0; r < rows; r++) {
+        float o[4];
+        CK_W4_OUT(float, S_ADD, S_SUB, S_MUL, S_C, a[r][0], a[r][1], a[r][2], a[r][3], a[r][4], a[r][5], o[0], o[1], o[2],
+                  o[3]);
+        for (int c = 0; c < cols; c++) y[(long)r * out_w + c] = clamp(o[c] + bias, lo, hi);
+    }
+}
+
+#ifdef CK_X86
+#define V_ADD(a, b) _mm256_add_ps(a, b)
+#define V_SUB(a, b) _mm256_sub_ps(a, b)
+#define V_MUL(a, b) _mm256_mul_ps(a, b)
+#define V_C(x) _mm256_set1_ps(x)
+
+/// Lanes of the 4×4 transposes below: r[l] = [tile l | tile l + 4] (4 floats each) into
+/// c[j] = column j of tiles 0 … 7 in order.
+__attribute__((target("avx2,fma"))) static inline void transpose_4x4_lanes(const __m256 r[4], __m256 c[4]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    c[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+    c[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    c[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+    c[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+/// 8 tiles t0 … t0 + 7 (`count` ≤ 8 of them real; lanes past it repeat the last tile and are
+/// not stored), across tile rows: each lane gathers its own 6×6 window (4 + 4 floats per
+/// row, so windows 4 apart in a row, or in different rows, cost the same), transposed into
+/// vectors of one window element over the 8 tiles.
+__attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *strip, int sw, int tw, int t0, int count,
+                                                                  float *v, long s) {
+    const float *base[8];
+    for (int l = 0; l < 8; l++) {
+        const int t = t0 + (l < count ? l : count - 1);
+        base[l] = strip + (long)(4 * (t / tw)) * sw + 4 * (t % tw);
+    }
+    __m256 d[6][6];  // d[row][column] over the 8 tiles
+    for (int i = 0; i < 6; i++) {
+        __m256 lo[4], hi[4], c[4];
+        for (int l = 0; l < 4; l++) {
+            const float *a = base[l] + (long)i * sw, *b = base[l + 4] + (long)i * sw;
+            lo[l] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(a)), _mm_loadu_ps(b), 1);
+            hi[l] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(a + 4)), _mm_loadu_ps(b + 4), 1);
+        }
+        transpose_4x4_lanes(lo, c);
+        for (int j = 0; j < 4; j++) d[i][j] = c[j];
+        transpose_4x4_lanes(hi, c);
+        d[i][4] = c[0], d[i][5] = c[1];
+    }
+    __m256 a[6][6];
+    for (int j = 0; j < 6; j++)
+        CK_W4_IN(__m256, V_ADD, V_SUB, V_MUL, V_C, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], a[0][j], a[1][j],
+                 a[2][j], a[3][j], a[4][j], a[5][j]);
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks4 + 8 - count));
+    float *out = v + t0;
+    for (int i = 0; i < 6; i++) {
+        __m256 o[6];
+        CK_W4_IN(__m256, V_ADD, V_SUB, V_MUL, V_C, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o[0], o[1], o[2],
+                 o[3], o[4], o[5]);
+        for (int j = 0; j < 6; j++) {
+            float *dst = out + (6 * i + j) * s;
+            if (count == 8)
+                _mm256_storeu_ps(dst, o[j]);
+            else
+                _mm256_maskstore_ps(dst, mask, o[j]);
+        }
+    }
+}
+
+/// 8 tiles t0 … t0 + 7 (`count` real) of a band: products loaded 8 tiles at a time, the 4×4
+/// outputs transposed back to one 4-float row piece per tile; tiles cut by the output edge
+/// store only their inside part.
+__attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *p, long s, int tw, int t0, int count, float *y,
+                                                                   int out_w, int out_rows, float bias, float lo,
+                                                                   float hi) {
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks4 + 8 - count));
+    __m256 a[4][6];
+    for (int j = 0; j < 6; j++) {
+        __m256 m[6];
+        for (int i = 0; i < 6; i++)
+            m[i] = count == 8 ? _mm256_loadu_ps(p + (6 * i + j) * s + t0) : _mm256_maskload_ps(p + (6 * i + j) * s + t0, mask);
+        CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, m[0], m[1], m[2], m[3], m[4], m[5], a[0][j], a[1][j], a[2][j], a[3][j]);
+    }
+    const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    for (int r = 0; r < 4; r++) {
+        __m256 o[4], c[4];
+        CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, a[r][0], a[r][1], a[r][2], a[r][3], a[r][4], a[r][5], o[0], o[1], o[2],
+                  o[3]);
+        for (int k = 0; k < 4; k++) o[k] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(o[k], vb), vlo), vhi);
+        // o[k] = column k over tiles 0 … 7; the same in-lane transpose turns that into
+        // c[l] = [tile l | tile l + 4] (4 columns each).
+        transpose_4x4_lanes(o, c);
+        for (int l = 0; l < count; l++) {
+            const int t = t0 + l, oy = 4 * (t / tw) + r, ox = 4 * (t % tw);
+            if (oy >= out_rows) continue;
+            const __m128 piece = l < 4 ? _mm256_castps256_ps128(c[l]) : _mm256_extractf128_ps(c[l - 4], 1);
+            float *dst = y + (long)oy * out_w + ox;
+            if (ox + 4 <= out_w) {
+                _mm_storeu_ps(dst, piece);
+            } else {
+                float tmp[4];
+                _mm_storeu_ps(tmp, piece);
+                for (int k = 0; ox + k < out_w; k++) dst[k] = tmp[k];
+            }
+        }
+    }
+}
+#endif
+
+void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2) {
+    const int sw = 4 * tiles_w + 2, tiles = rows * tiles_w;
+    int t = 0;
+#ifdef CK_X86
+    if (avx2)
+        for (; t < tiles; t += 8) input_block4_avx2(strip, sw, tiles_w, t, tiles - t < 8 ? tiles - t : 8, v, plane_stride);
+#else
+    (void)avx2;
+#endif
+    for (; t < tiles; t++) input_tile4(strip, sw, t / tiles_w, t % tiles_w, v + t, plane_stride);
+}
+
+void ck_wino4_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
+                     float bias, float lo, float hi, int avx2) {
+    const int tiles = rows * tiles_w;
+    int t = 0;
+#ifdef CK_X86
+    if (avx2)
+        for (; t < tiles; t += 8)
+            output_block4_avx2(p, plane_stride, tiles_w, t, tiles - t < 8 ? tiles - t : 8, y, out_w, out_rows, bias, lo, hi);
+#else
+    (void)avx2;
+#endif
+    for (; t < tiles; t++) {
+        const int ty = t / tiles_w, tx = t % tiles_w, oy = 4 * ty, ox = 4 * tx;
+        if (oy >= out_rows) continue;
+        const int r = out_rows - oy < 4 ? out_rows - oy : 4, c = out_w - ox < 4 ? out_w - ox : 4;
+        output_tile4(p + t, plane_stride, y + (long)oy * out_w + ox, out_w, r, c, bias, lo, hi);
     }
 }

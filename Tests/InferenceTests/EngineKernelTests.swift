@@ -209,9 +209,11 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         }
         }
     }
-    /// The C Winograd transforms and GEMMs (AVX2: packed kernel; portable: OpenBLAS) equal `ConvReference` within 1e-4
-    /// of the output's magnitude: widths with whole 8-tile vectors plus a tail, odd output
-    /// sizes (a tile's last row/column dropped), bands, every activation kind.
+    /// The C Winograd transforms and GEMMs (AVX2: packed kernel; portable: OpenBLAS), F(2×2, 3×3)
+    /// and F(4×4, 3×3), equal `ConvReference` within 1e-4 of the output's magnitude: widths
+    /// with whole 8-tile vectors plus a tail, output sizes that are not a multiple of the tile
+    /// (a tile's last rows/columns dropped), bands, every activation kind, a partial last
+    /// block of 8 tiles.
     func testWinogradTransformsBothPathsMatchReference() throws {
         let cases: [(input: [Int], weights: [Int], pads: [Int64], band: Int?, activation: Activation)] = [
             ([1, 16, 37, 41], [16, 16, 3, 3], [1, 1, 1, 1], nil, .relu),
@@ -225,6 +227,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             Parallel.threads = threads
             // The AVX2 path only where the CPU runs it (InstructionSet says so).
             for avx2 in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
+                for tile in [2, 4] {
                 for (input, weights, pads, band, activation) in cases {
                     let node = Node(name: "c", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: ["pads": .ints(pads)], opset: 13)
                     var op = try ConvOp(node: node)
@@ -233,11 +236,14 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                     XCTAssertTrue(WinogradConvKernel.applies(to: g))
                     let c = randomConvCase(g, input: input, weights: weights)
                     let expected = activation.applied(to: c.reference)
-                    let kernel = WinogradConvKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, bandTileRows: band, avx2: avx2)
+                    let kernel = WinogradConvKernel(
+                        geometry: g, weights: c.w, bias: c.b, activation: activation, bandTileRows: band, avx2: avx2, tile: tile)
                     let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     let scale = expected.map { abs($0) }.max() ?? 1
                     let diff = maxAbsDifference(y, expected)
-                    XCTAssertLessThan(diff, 1e-4 * max(1, scale), "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) threads \(threads)")
+                    XCTAssertLessThan(
+                        diff, 1e-4 * max(1, scale), "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) tile \(tile) threads \(threads)")
+                }
                 }
             }
         }

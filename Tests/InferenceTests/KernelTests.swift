@@ -59,7 +59,8 @@ final class KernelTests: XCTestCase, SeededKernelTest {
         Parallel.threads = 1
     }
 
-    /// Winograd F(2×2,3×3) equals `ConvReference` within 1e-4 relative to the output's
+    /// Winograd with its default tile (F(2×2, 3×3) below 13×13 outputs, F(4×4, 3×3) from
+    /// there: 28×28 here) equals `ConvReference` within 1e-4 relative to the output's
     /// magnitude: even and odd output sizes, pads 0/1/asymmetric, one and several tile-row
     /// bands, batch 2, one and two threads.
     func testWinogradConvMatchesReference() throws {

@@ -1,6 +1,6 @@
-// Winograd F(2×2, 3×3) transforms for WinogradConvKernel
+// Winograd F(2×2, 3×3) and F(4×4, 3×3) transforms for WinogradConvKernel
 // (Sources/Inference/Kernels/Conv+Winograd.swift, which explains the algorithm and layouts).
-// The 16 GEMMs between them stay in OpenBLAS. `avx2` selects the AVX2 code (pass
+// `avx2` selects the AVX2 code (pass
 // ck_has_avx2_fma(); tests pass 0 and 1 to check both paths); 8 tiles per vector.
 #ifndef CK_WINOGRAD_H
 #define CK_WINOGRAD_H
@@ -19,6 +19,18 @@ void ck_wino2_input(const float *strip, int rows, int tiles_w, float *v, long pl
 /// [lo, hi] (±∞ for none), into y: the band's first output row of the channel's plane,
 /// `out_w` wide, `out_rows` rows available (odd sizes drop a tile's last row / column).
 void ck_wino2_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
+                     float bias, float lo, float hi, int avx2);
+
+/// F(4×4, 3×3), the same contract with 6×6 input tiles 4 apart and 36 values per tile:
+/// strip: 4·rows + 2 rows of 4·tiles_w + 2 floats each, plus CK_WINO4_STRIP_SLACK floats
+/// after the last row (the AVX2 code loads 4 floats past a tile's 6); v[ξ·plane_stride + t],
+/// ξ = 6·i + j = 0 … 35.
+#define CK_WINO4_STRIP_SLACK 8
+void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2);
+
+/// F(4×4, 3×3) output transform: tile t's 36 products at p[ξ·plane_stride + t], its 4×4
+/// outputs (rows and columns past out_rows / out_w dropped) plus bias, clamped to [lo, hi].
+void ck_wino4_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
                      float bias, float lo, float hi, int avx2);
 
 #ifdef __cplusplus
