@@ -2,9 +2,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "ck_avx2_common.h"  // tail_masks: lanes of a block of n < 8 tiles, loaded at (8 − n)
 #define CK_X86 1
-/// Lane masks for a block of n < 8 tiles: load at (8 − n).
-static const int tail_masks4[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 #endif
 
 // ---- portable: one tile at a time --------------------------------------------------------
@@ -297,7 +296,7 @@ __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *s
     for (int j = 0; j < 6; j++)
         CK_W4_IN(__m256, V_ADD, V_SUB, V_MUL, V_C, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], a[0][j], a[1][j],
                  a[2][j], a[3][j], a[4][j], a[5][j]);
-    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks4 + 8 - count));
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - count));
     float *out = v + t0;
     for (int i = 0; i < 6; i++) {
         __m256 o[6];
@@ -319,7 +318,7 @@ __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *s
 __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *p, long s, int tw, int t0, int count, float *y,
                                                                    int out_w, int out_rows, float bias, float lo,
                                                                    float hi) {
-    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks4 + 8 - count));
+    const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - count));
     __m256 a[4][6];
     for (int j = 0; j < 6; j++) {
         __m256 m[6];
