@@ -118,14 +118,8 @@ struct ForwardCommand: ParsableCommand {
         let shape = onnx.inputShape(batch: batch)
         let count = shape.reduce(1, *)
         // Seeded standard-normal input (SplitMix64 + Box–Muller): the same numbers every run.
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
+        var random = SeededGenerator(seed: 0x9E37_79B9_7F4A_7C15)
+        func next() -> Double { random.nextUnit() }
         var data = [Float](repeating: 0, count: count)
         for i in 0..<count { data[i] = Float((-2 * Foundation.log(max(next(), 1e-300))).squareRoot() * cos(2 * .pi * next())) }
         let x = Tensor(shape: shape, data: data)
