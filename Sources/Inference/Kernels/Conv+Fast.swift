@@ -156,6 +156,49 @@ final class ConvKernel: Kernel {
         threads > 1 && (g.batch >= threads || bands.count >= 2 * threads)
     }
 
+    /// Runs `band(n, group, index, col, parallel)` for every band of every image and group,
+    /// spread over the threads as both im2col paths want it:
+    /// - batch ≥ threads: whole images per thread, each with its own column buffer, every call
+    ///   serial (`parallel` false), `imageDone(n)` on that thread right after image n;
+    /// - else, with at least two bands per thread (`threadsOwnBands`): per image and group the
+    ///   bands dealt out to the threads, one dispatch each, each thread with its own buffer;
+    /// - else one band after another, each split across all threads (`parallel` true, buffer 0).
+    /// In the last two, `imageDone(n)` runs on the calling thread once image n is complete.
+    private func forEachBand(
+        _ scratch: UnsafeMutablePointer<Float>,
+        _ band: (_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>, _ parallel: Bool) -> Void,
+        imageDone: (Int) -> Void = { _ in }
+    ) {
+        let (batch, groups, bands, t) = (g.batch, g.group, self.bands, threads)
+        if t > 1 && batch >= t {
+            DispatchQueueHelper.run(t) { i in
+                let col = bands.buffer(scratch, i)
+                for n in (batch * i / t)..<(batch * (i + 1) / t) {
+                    for group in 0..<groups {
+                        for index in 0..<bands.count { band(n, group, index, col, false) }
+                    }
+                    imageDone(n)
+                }
+            }
+            return
+        }
+        let dealt = ConvKernel.threadsOwnBands(g, bands, t)
+        for n in 0..<batch {
+            for group in 0..<groups {
+                if dealt {
+                    DispatchQueueHelper.run(t) { i in
+                        let col = bands.buffer(scratch, i)
+                        for index in Swift.stride(from: i, to: bands.count, by: t) { band(n, group, index, col, false) }
+                    }
+                } else {
+                    for index in 0..<bands.count { band(n, group, index, bands.buffer(scratch, 0), true) }
+                }
+            }
+            imageDone(n)
+        }
+    }
+
+    /// im2col + OpenBLAS sgemm (the portable path), then bias and activation per image.
     private func im2colGemm(
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
@@ -163,53 +206,21 @@ final class ConvKernel: Kernel {
         let win = g.window
         let plane = win.outH * win.outW
         let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
-        let (batch, groups, inC, outC, activation, bands) = (g.batch, g.group, g.inChannels, g.outChannels, self.activation, self.bands)
-        let t = threads
-        /// Band `index` of image n's group `group` through `col`, single-threaded.
-        func band(_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>) {
+        let (inC, outC, bands) = (g.inChannels, g.outChannels, self.bands)
+        forEachBand(scratch, { n, group, index, col, parallel in
             let pixels = bands.band(index)
             let xi = x + (n * inC + group * cg) * win.inH * win.inW
-            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: false)
-            BLAS.sgemm(
-                m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld,
-                c: y + (n * outC + group * mg) * plane + pixels.lowerBound, ldc: plane)
-        }
-        if t > 1 && batch >= t {
-            // Whole images per thread, each with its own column buffer; everything inside a
-            // thread is serial (OpenBLAS single-threaded).
-            DispatchQueueHelper.run(t) { i in
-                let col = bands.buffer(scratch, i)
-                for n in (batch * i / t)..<(batch * (i + 1) / t) {
-                    for group in 0..<groups {
-                        for index in 0..<bands.count { band(n, group, index, col) }
-                    }
-                    let yn = y + n * outC * plane
-                    for m in 0..<outC { activation.apply(yn + m * plane, plane, bias: b[m]) }
-                }
+            let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
+            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: parallel)
+            if parallel {
+                Parallel.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld, c: yb, ldc: plane)
+            } else {
+                BLAS.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld, c: yb, ldc: plane)
             }
-            return
-        }
-        let dealt = ConvKernel.threadsOwnBands(g, bands, t)
-        let col = bands.buffer(scratch, 0)
-        for n in 0..<batch {
-            for group in 0..<groups {
-                if dealt {
-                    DispatchQueueHelper.run(t) { i in
-                        for index in stride(from: i, to: bands.count, by: t) { band(n, group, index, bands.buffer(scratch, i)) }
-                    }
-                    continue
-                }
-                let xi = x + (n * inC + group * cg) * win.inH * win.inW
-                for index in 0..<bands.count {
-                    let pixels = bands.band(index)
-                    ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld)
-                    Parallel.sgemm(
-                        m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld,
-                        c: y + (n * outC + group * mg) * plane + pixels.lowerBound, ldc: plane)
-                }
-            }
+        }, imageDone: { n in
+            // Inside a whole-images job this runs serially (a nested split finds the pool busy).
             epilogue(y + n * outC * plane, b)
-        }
+        })
     }
 
     /// im2col + the packed kernel: the same bands and thread splits as `im2colGemm`, with bias
@@ -223,7 +234,7 @@ final class ConvKernel: Kernel {
         let win = g.window
         let plane = win.outH * win.outW
         let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
-        let (batch, groups, inC, outC, stride, bands) = (g.batch, g.group, g.inChannels, g.outChannels, packedGroupStride, self.bands)
+        let (inC, outC, stride, bands) = (g.inChannels, g.outChannels, packedGroupStride, self.bands)
         let act = activation.ck
         let t = threads
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
@@ -234,8 +245,7 @@ final class ConvKernel: Kernel {
                 Int32(rows.lowerBound), Int32(rows.upperBound), Int32(columns.lowerBound), Int32(columns.upperBound), act)
             if ok == 0 { for m in 0..<mg { (yb + m * plane).update(repeating: .nan, count: n) } }
         }
-        /// Band `index` of image n's group `group`; `parallel`: all threads share it.
-        func band(_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>, parallel: Bool) {
+        forEachBand(scratch) { n, group, index, col, parallel in
             let pixels = bands.band(index)
             let cols = pixels.count
             let xi = x + (n * inC + group * cg) * win.inH * win.inW
@@ -255,32 +265,6 @@ final class ConvKernel: Kernel {
                 DispatchQueueHelper.run(t) { i in
                     let lower = (cols * i / t) & ~15, upper = i == t - 1 ? cols : (cols * (i + 1) / t) & ~15
                     if lower < upper { gemm(group, col, yb, n: cols, rows: 0..<mg, columns: lower..<upper) }
-                }
-            }
-        }
-        if t > 1 && batch >= t {
-            // Whole images per thread, each with its own column buffer.
-            DispatchQueueHelper.run(t) { i in
-                let col = bands.buffer(scratch, i)
-                for n in (batch * i / t)..<(batch * (i + 1) / t) {
-                    for group in 0..<groups {
-                        for index in 0..<bands.count { band(n, group, index, col, parallel: false) }
-                    }
-                }
-            }
-            return
-        }
-        let dealt = ConvKernel.threadsOwnBands(g, bands, t)
-        for n in 0..<batch {
-            for group in 0..<groups {
-                if dealt {
-                    // Bands dealt out to threads, one dispatch per image and group.
-                    DispatchQueueHelper.run(t) { i in
-                        let col = bands.buffer(scratch, i)
-                        for index in Swift.stride(from: i, to: bands.count, by: t) { band(n, group, index, col, parallel: false) }
-                    }
-                } else {
-                    for index in 0..<bands.count { band(n, group, index, bands.buffer(scratch, 0), parallel: true) }
                 }
             }
         }
