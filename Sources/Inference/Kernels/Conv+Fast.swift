@@ -156,8 +156,9 @@ final class ConvKernel: Kernel {
         threads > 1 && (g.batch >= threads || bands.count >= 2 * threads)
     }
 
-    /// Runs `band(n, group, index, col, parallel)` for every band of every image and group,
-    /// spread over the threads as both im2col paths want it:
+    /// For every band of every image and group: im2col of the band into a column buffer `col`
+    /// (ld `bands.ld`), then `gemm(group, col, yb, pixels, parallel)` — yb the band's first
+    /// output (row stride outH·outW). Spread over the threads as both im2col paths want it:
     /// - batch ≥ threads: whole images per thread, each with its own column buffer, every call
     ///   serial (`parallel` false), `imageDone(n)` on that thread right after image n;
     /// - else, with at least two bands per thread (`threadsOwnBands`): per image and group the
@@ -165,11 +166,18 @@ final class ConvKernel: Kernel {
     /// - else one band after another, each split across all threads (`parallel` true, buffer 0).
     /// In the last two, `imageDone(n)` runs on the calling thread once image n is complete.
     private func forEachBand(
-        _ scratch: UnsafeMutablePointer<Float>,
-        _ band: (_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>, _ parallel: Bool) -> Void,
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+        gemm: (_ group: Int, _ col: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, _ pixels: Range<Int>, _ parallel: Bool) -> Void,
         imageDone: (Int) -> Void = { _ in }
     ) {
-        let (batch, groups, bands, t) = (g.batch, g.group, self.bands, threads)
+        let (batch, groups, bands, t, win) = (g.batch, g.group, self.bands, threads, g.window)
+        let (cg, mg, inC, outC, plane) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.inChannels, g.outChannels, win.outH * win.outW)
+        func band(_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>, _ parallel: Bool) {
+            let pixels = bands.band(index)
+            let xi = x + (n * inC + group * cg) * win.inH * win.inW
+            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: parallel)
+            gemm(group, col, y + (n * outC + group * mg) * plane + pixels.lowerBound, pixels, parallel)
+        }
         if t > 1 && batch >= t {
             DispatchQueueHelper.run(t) { i in
                 let col = bands.buffer(scratch, i)
@@ -203,23 +211,16 @@ final class ConvKernel: Kernel {
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
-        let win = g.window
-        let plane = win.outH * win.outW
-        let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
-        let (inC, outC, bands) = (g.inChannels, g.outChannels, self.bands)
-        forEachBand(scratch, { n, group, index, col, parallel in
-            let pixels = bands.band(index)
-            let xi = x + (n * inC + group * cg) * win.inH * win.inW
-            let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
-            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: parallel)
+        let (mg, k, ld, plane) = (g.outChannelsPerGroup, g.patchSize, bands.ld, g.window.outH * g.window.outW)
+        forEachBand(x, y, scratch, gemm: { group, col, yb, pixels, parallel in
             if parallel {
-                Parallel.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld, c: yb, ldc: plane)
+                Parallel.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: ld, c: yb, ldc: plane)
             } else {
-                BLAS.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: bands.ld, c: yb, ldc: plane)
+                BLAS.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: ld, c: yb, ldc: plane)
             }
         }, imageDone: { n in
             // Inside a whole-images job this runs serially (a nested split finds the pool busy).
-            epilogue(y + n * outC * plane, b)
+            epilogue(y + n * g.outChannels * plane, b)
         })
     }
 
@@ -231,26 +232,18 @@ final class ConvKernel: Kernel {
         _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
-        let win = g.window
-        let plane = win.outH * win.outW
-        let (cg, mg, k) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.patchSize)
-        let (inC, outC, stride, bands) = (g.inChannels, g.outChannels, packedGroupStride, self.bands)
-        let act = activation.ck
-        let t = threads
+        let (mg, k, ld, plane) = (g.outChannelsPerGroup, g.patchSize, bands.ld, g.window.outH * g.window.outW)
+        let (stride, act, t) = (packedGroupStride, activation.ck, threads)
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
         /// portable after this kernel was built (tests only): poison the band so it shows.
         func gemm(_ group: Int, _ col: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>) {
             let ok = ck_pointwise_conv(
-                packed + group * stride, b + group * mg, nil, col, yb, Int32(mg), Int32(k), Int32(bands.ld), Int32(plane),
+                packed + group * stride, b + group * mg, nil, col, yb, Int32(mg), Int32(k), Int32(ld), Int32(plane),
                 Int32(rows.lowerBound), Int32(rows.upperBound), Int32(columns.lowerBound), Int32(columns.upperBound), act)
             if ok == 0 { for m in 0..<mg { (yb + m * plane).update(repeating: .nan, count: n) } }
         }
-        forEachBand(scratch) { n, group, index, col, parallel in
-            let pixels = bands.band(index)
+        forEachBand(x, y, scratch) { group, col, yb, pixels, parallel in
             let cols = pixels.count
-            let xi = x + (n * inC + group * cg) * win.inH * win.inW
-            let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
-            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: parallel)
             // Below ~2 MFLOP a split costs more in dispatch than it saves.
             if !parallel || t <= 1 || mg * cols * k < 1 << 20 {
                 gemm(group, col, yb, n: cols, rows: 0..<mg, columns: 0..<cols)
