@@ -42,49 +42,15 @@ extension HNSWIndex {
         }
     }
 
-    /// The ≤ efConstruction closest non-deleted elements to `query` on `level`, found by the
-    /// best-first search of the paper (hnswlib's `searchBaseLayer`), reading each node's
-    /// links under its lock. Returned as a max-heap (farthest on top).
+    /// The ≤ efConstruction closest non-deleted elements to `query` on `level` (`beamSearch`
+    /// reading each node's links under its lock). Returned as a max-heap (farthest on top).
     func searchLayerForInsertion(
         entry: UInt32, query: UnsafePointer<Float>, level: Int, visited: VisitedList,
-        scratch fresh: UnsafeMutablePointer<UInt32>, distances freshDistances: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<UInt32>, distances: UnsafeMutablePointer<Float>
     ) -> MaxHeap {
-        visited.reset()
-        let ef = efConstruction
-        var top = MaxHeap(capacity: ef + 1)
-        var candidates = MaxHeap(capacity: ef * 4)  // negated distances: closest on top
-        let d0 = distance(query, vector(entry))
-        if !deleted[Int(entry)] { top.push(d0, entry) }
-        candidates.push(-d0, entry)
-        var lowerBound = top.isEmpty ? Float.greatestFiniteMagnitude : d0
-        _ = visited.insert(entry)
-        while !candidates.isEmpty {
-            let closest = candidates.top
-            if -closest.distance > lowerBound && top.count == ef { break }
-            candidates.pop()
-            // Copy the unvisited neighbours under the node's lock, score them unlocked (the
-            // lock is held for a copy of ≤ 2M ids, not for 2M distance computations).
-            nodeLocks.lock(closest.node)
-            let list = linkList(closest.node, level: level)
-            var freshCount = 0
-            for j in 0..<Int(list[0]) where visited.insert(list[1 + j]) {
-                fresh[freshCount] = list[1 + j]
-                freshCount += 1
-            }
-            nodeLocks.unlock(closest.node)
-            distances(query, to: fresh, count: freshCount, into: freshDistances)
-            for j in 0..<freshCount {
-                let neighbour = fresh[j]
-                let d = freshDistances[j]
-                if top.count < ef || d < lowerBound {
-                    candidates.push(-d, neighbour)
-                    if !deleted[Int(neighbour)] { top.push(d, neighbour) }
-                    if top.count > ef { top.pop() }
-                    if !top.isEmpty { lowerBound = top.top.distance }
-                }
-            }
-        }
-        return top
+        beamSearch(
+            query, from: entry, distance: distance(query, vector(entry)), level: level, ef: efConstruction, locking: true,
+            visited: visited, scratch: scratch, distances: distances, isResult: { !deleted[Int($0)] })
     }
 
     /// Connects `c` to the heuristic's choice of at most M of `candidates` on `level`, and each

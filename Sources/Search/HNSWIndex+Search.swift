@@ -95,42 +95,63 @@ extension HNSWIndex {
                 if let filter { return filter.allows(label(node)) }
                 return true
             }
-            visited.reset()
-            var top = MaxHeap(capacity: ef + 1)
-            var candidates = MaxHeap(capacity: ef * 4)  // negated distances: closest on top
-            if isResult(current) { top.push(currentDistance, current) }
-            var lowerBound = top.isEmpty ? Float.greatestFiniteMagnitude : currentDistance
-            candidates.push(-currentDistance, current)
-            _ = visited.insert(current)
-            while !candidates.isEmpty {
-                let closest = candidates.top
-                if -closest.distance > lowerBound && top.count == ef { break }
-                candidates.pop()
-                // The unvisited neighbours, then all their distances in one kernel call (which
-                // prefetches each next vector, so the cache misses overlap).
-                let list = linkList(closest.node, level: 0)
-                var freshCount = 0
-                for j in 0..<Int(list[0]) where visited.insert(list[1 + j]) {
-                    fresh[freshCount] = list[1 + j]
-                    freshCount += 1
-                }
-                distances(query, to: fresh, count: freshCount, into: freshDistances)
-                for j in 0..<freshCount {
-                    let neighbour = fresh[j]
-                    let d = freshDistances[j]
-                    if top.count < ef || d < lowerBound {
-                        candidates.push(-d, neighbour)
-                        if isResult(neighbour) {
-                            top.push(d, neighbour)
-                            if top.count > ef { top.pop() }
-                        }
-                        if !top.isEmpty { lowerBound = top.top.distance }
+            return beamSearch(
+                query, from: current, distance: currentDistance, level: 0, ef: ef, locking: false, visited: visited,
+                scratch: fresh, distances: freshDistances, isResult: isResult)
+        }
+        }
+    }
+
+    /// The best-first search of one level with `ef` candidates (the paper's SEARCH-LAYER,
+    /// hnswlib's searchBaseLayer / searchBaseLayerST), from `start` at `startDistance`: the ≤ ef
+    /// closest elements for which `isResult` holds, as a max-heap (farthest on top). Every
+    /// element is traversed, results or not (deleted and filtered-out ones keep the graph
+    /// connected); while the result set is not full the search keeps expanding. `locking`:
+    /// read each node's links under its lock (inserts run concurrently); the lock is held for
+    /// a copy of ≤ 2M ids, the distances are computed unlocked. `scratch` and `distances` hold
+    /// a level-0 link list (maxM0 entries).
+    @inline(__always)
+    func beamSearch(
+        _ query: UnsafePointer<Float>, from start: UInt32, distance startDistance: Float, level: Int, ef: Int, locking: Bool,
+        visited: VisitedList, scratch fresh: UnsafeMutablePointer<UInt32>, distances freshDistances: UnsafeMutablePointer<Float>,
+        isResult: (UInt32) -> Bool
+    ) -> MaxHeap {
+        visited.reset()
+        var top = MaxHeap(capacity: ef + 1)
+        var candidates = MaxHeap(capacity: ef * 4)  // negated distances: closest on top
+        if isResult(start) { top.push(startDistance, start) }
+        var lowerBound = top.isEmpty ? Float.greatestFiniteMagnitude : startDistance
+        candidates.push(-startDistance, start)
+        _ = visited.insert(start)
+        while !candidates.isEmpty {
+            let closest = candidates.top
+            if -closest.distance > lowerBound && top.count == ef { break }
+            candidates.pop()
+            // The unvisited neighbours, then all their distances in one kernel call (which
+            // prefetches each next vector, so the cache misses overlap).
+            if locking { nodeLocks.lock(closest.node) }
+            let list = linkList(closest.node, level: level)
+            var freshCount = 0
+            for j in 0..<Int(list[0]) where visited.insert(list[1 + j]) {
+                fresh[freshCount] = list[1 + j]
+                freshCount += 1
+            }
+            if locking { nodeLocks.unlock(closest.node) }
+            distances(query, to: fresh, count: freshCount, into: freshDistances)
+            for j in 0..<freshCount {
+                let neighbour = fresh[j]
+                let d = freshDistances[j]
+                if top.count < ef || d < lowerBound {
+                    candidates.push(-d, neighbour)
+                    if isResult(neighbour) {
+                        top.push(d, neighbour)
+                        if top.count > ef { top.pop() }
                     }
+                    if !top.isEmpty { lowerBound = top.top.distance }
                 }
             }
-            return top
         }
-        }
+        return top
     }
 
     /// Greedy search from `start` on levels `fromLevel` down to `toLevel + 1`: on each level,
