@@ -1,6 +1,7 @@
 import CKernels
 import Dispatch
 import Foundation
+import Synchronization
 @testable import Inference
 import XCTest
 
@@ -11,6 +12,7 @@ import XCTest
 final class ThreadPoolTests: XCTestCase {
     override func tearDown() {
         ck_pool_set_spin_us(Int32(CK_POOL_SPIN_US))
+        ck_pool_use_condition_variable(0)
     }
 
     /// Calls counted per index by ck_parallel_for, for every n in 1...64, repeated so that
@@ -130,6 +132,42 @@ final class ThreadPoolTests: XCTestCase {
                 DispatchQueueHelper.run(4) { i in slots[i] = job * 4 + i + 1 }
                 XCTAssertEqual((0..<4).map { slots[$0] }, (0..<4).map { job * 4 + $0 + 1 }, "spin \(spin) µs, job \(job)")
                 if job % 50 == 0 { usleep(300) }  // longer than the spin: workers are asleep
+            }
+        }
+    }
+
+    /// The condition variable that builds off Linux sleep on (forced here), also switched to
+    /// while workers sleep on the futex and back: every job must wake a worker. Index 0 (the
+    /// caller's) waits until another index has run on a worker, so a lost wake-up — which would
+    /// not change any result, the caller can run every index itself — fails the job after 2 s.
+    func testConditionVariableSleepWakesForEveryJob() {
+        let slots = UnsafeMutablePointer<Int>.allocate(capacity: 4)
+        defer { slots.deallocate() }
+        final class Flag: Sendable { let count = Atomic<Int>(0) }
+        let workerRan = Flag()
+        let caller = pthread_self()
+        ck_pool_set_spin_us(0)
+        for (phase, condvar) in [true, false, true].enumerated() {
+            usleep(500)  // workers asleep on the previous mechanism when it switches
+            ck_pool_use_condition_variable(condvar ? 1 : 0)
+            for job in 0..<200 {
+                slots.initialize(repeating: 0, count: 4)
+                workerRan.count.store(0, ordering: .sequentiallyConsistent)
+                var woken = true
+                DispatchQueueHelper.run(4) { i in
+                    if i == 0 {
+                        let deadline = Date().addingTimeInterval(2)
+                        while workerRan.count.load(ordering: .sequentiallyConsistent) == 0 && Date() < deadline { usleep(10) }
+                        woken = workerRan.count.load(ordering: .sequentiallyConsistent) != 0
+                    } else if pthread_equal(pthread_self(), caller) == 0 {
+                        workerRan.count.add(1, ordering: .sequentiallyConsistent)
+                    }
+                    slots[i] = job * 4 + i + 1
+                }
+                XCTAssertTrue(woken, "phase \(phase) (condition variable: \(condvar)), job \(job): no worker woke")
+                XCTAssertEqual((0..<4).map { slots[$0] }, (0..<4).map { job * 4 + $0 + 1 }, "phase \(phase), job \(job)")
+                if !woken { return }
+                if job % 50 == 0 { usleep(300) }
             }
         }
     }

@@ -54,6 +54,11 @@ int ck_pool_may_spin(void);
 /// there are processors.
 void ck_pool_set_spin_us(int microseconds);
 
+/// Tests: 1 makes idle workers sleep on the condition variable every non-Linux build uses
+/// instead of Linux's futex (so that path runs where CI runs); 0 goes back. Safe at any time:
+/// once it was turned on, every wake-up signals both. No effect off Linux.
+void ck_pool_use_condition_variable(int on);
+
 enum {
     CK_POOL_MAX_WORKERS = 64,
     CK_POOL_SPIN_US = 100,
