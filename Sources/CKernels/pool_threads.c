@@ -69,7 +69,7 @@ static struct {
     _Atomic int spin_us;   // −1 until first use: then the environment or the default
     int workers;           // created so far; written only by the pool's owner (busy == 1)
     _Atomic int published_workers;
-    _Atomic int use_condvar;  // sleep on the condition variable (always off Linux; tests on Linux)
+    _Atomic int use_condvar;  // sleep on the condition variable: always off Linux; on Linux when a test asks
     pthread_mutex_t mutex;
     pthread_cond_t wake;
 } pool = {

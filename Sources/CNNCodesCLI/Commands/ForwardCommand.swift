@@ -119,9 +119,11 @@ struct ForwardCommand: ParsableCommand {
         let count = shape.reduce(1, *)
         // Seeded standard-normal input (SplitMix64 + Box–Muller): the same numbers every run.
         var random = SeededGenerator(seed: 0x9E37_79B9_7F4A_7C15)
-        func next() -> Double { random.nextUnit() }
         var data = [Float](repeating: 0, count: count)
-        for i in 0..<count { data[i] = Float((-2 * Foundation.log(max(next(), 1e-300))).squareRoot() * cos(2 * .pi * next())) }
+        for i in 0..<count {
+            let (u, v) = (random.nextUnit(), random.nextUnit())
+            data[i] = Float((-2 * Foundation.log(max(u, 1e-300))).squareRoot() * cos(2 * .pi * v))
+        }
         let x = Tensor(shape: shape, data: data)
         let session = try InferenceSession(model: onnx, inputShape: shape, threads: threads)
         if profile { return try printProfile(session, x) }
