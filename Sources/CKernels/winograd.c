@@ -271,9 +271,9 @@ __attribute__((target("avx2,fma"))) static inline void transpose_4x4_lanes(const
 /// 8 tiles t0 … t0 + 7 (`count` ≤ 8 of them real; lanes past it repeat the last tile and are
 /// not stored), across tile rows: each lane gathers its own 6×6 window (4 + 4 floats per
 /// row, so windows 4 apart in a row, or in different rows, cost the same), transposed into
-/// vectors of one window element over the 8 tiles.
+/// vectors of one window element over the 8 tiles. `out`: tile t0's slot (ξ = 0) in V.
 __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *strip, int sw, int tw, int t0, int count,
-                                                                  float *v, long s) {
+                                                                  float *out, long s) {
     const float *base[8];
     for (int l = 0; l < 8; l++) {
         const int t = t0 + (l < count ? l : count - 1);
@@ -297,7 +297,6 @@ __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *s
         CK_W4_IN(__m256, V_ADD, V_SUB, V_MUL, V_C, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], a[0][j], a[1][j],
                  a[2][j], a[3][j], a[4][j], a[5][j]);
     const __m256i mask = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - count));
-    float *out = v + t0;
     for (int i = 0; i < 6; i++) {
         __m256 o[6];
         CK_W4_IN(__m256, V_ADD, V_SUB, V_MUL, V_C, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o[0], o[1], o[2],
@@ -312,9 +311,9 @@ __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *s
     }
 }
 
-/// 8 tiles t0 … t0 + 7 (`count` real) of a band: products loaded 8 tiles at a time, the 4×4
-/// outputs transposed back to one 4-float row piece per tile; tiles cut by the output edge
-/// store only their inside part.
+/// 8 tiles t0 … t0 + 7 (`count` real) of a band: products loaded 8 tiles at a time (tile
+/// t0's ξ = 0 product at p), the 4×4 outputs transposed back to one 4-float row piece per
+/// tile; tiles cut by the output edge store only their inside part.
 __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *p, long s, int tw, int t0, int count, float *y,
                                                                    int out_w, int out_rows, float bias, float lo,
                                                                    float hi) {
@@ -323,7 +322,7 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
     for (int j = 0; j < 6; j++) {
         __m256 m[6];
         for (int i = 0; i < 6; i++)
-            m[i] = count == 8 ? _mm256_loadu_ps(p + (6 * i + j) * s + t0) : _mm256_maskload_ps(p + (6 * i + j) * s + t0, mask);
+            m[i] = count == 8 ? _mm256_loadu_ps(p + (6 * i + j) * s) : _mm256_maskload_ps(p + (6 * i + j) * s, mask);
         CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, m[0], m[1], m[2], m[3], m[4], m[5], a[0][j], a[1][j], a[2][j], a[3][j]);
     }
     const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
@@ -352,33 +351,43 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
 }
 #endif
 
-void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2) {
-    const int sw = 4 * tiles_w + 2, tiles = rows * tiles_w;
-    int t = 0;
+void ck_wino4_input_tiles(const float *strip, int tiles_w, int first, int count, float *v, long plane_stride, int avx2) {
+    const int sw = 4 * tiles_w + 2, end = first + count;
+    int t = first;
 #ifdef CK_X86
     if (avx2)
-        for (; t < tiles; t += 8) input_block4_avx2(strip, sw, tiles_w, t, tiles - t < 8 ? tiles - t : 8, v, plane_stride);
+        for (; t < end; t += 8) input_block4_avx2(strip, sw, tiles_w, t, end - t < 8 ? end - t : 8, v + (t - first), plane_stride);
 #else
     (void)avx2;
 #endif
-    for (; t < tiles; t++) input_tile4(strip, sw, t / tiles_w, t % tiles_w, v + t, plane_stride);
+    for (; t < end; t++) input_tile4(strip, sw, t / tiles_w, t % tiles_w, v + (t - first), plane_stride);
+}
+
+void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2) {
+    ck_wino4_input_tiles(strip, tiles_w, 0, rows * tiles_w, v, plane_stride, avx2);
+}
+
+void ck_wino4_output_tiles(const float *p, long plane_stride, int tiles_w, int first, int count, float *y, int out_w,
+                           int out_rows, float bias, float lo, float hi, int avx2) {
+    const int end = first + count;
+    int t = first;
+#ifdef CK_X86
+    if (avx2)
+        for (; t < end; t += 8)
+            output_block4_avx2(p + (t - first), plane_stride, tiles_w, t, end - t < 8 ? end - t : 8, y, out_w, out_rows, bias,
+                               lo, hi);
+#else
+    (void)avx2;
+#endif
+    for (; t < end; t++) {
+        const int ty = t / tiles_w, tx = t % tiles_w, oy = 4 * ty, ox = 4 * tx;
+        if (oy >= out_rows) continue;
+        const int r = out_rows - oy < 4 ? out_rows - oy : 4, c = out_w - ox < 4 ? out_w - ox : 4;
+        output_tile4(p + (t - first), plane_stride, y + (long)oy * out_w + ox, out_w, r, c, bias, lo, hi);
+    }
 }
 
 void ck_wino4_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
                      float bias, float lo, float hi, int avx2) {
-    const int tiles = rows * tiles_w;
-    int t = 0;
-#ifdef CK_X86
-    if (avx2)
-        for (; t < tiles; t += 8)
-            output_block4_avx2(p, plane_stride, tiles_w, t, tiles - t < 8 ? tiles - t : 8, y, out_w, out_rows, bias, lo, hi);
-#else
-    (void)avx2;
-#endif
-    for (; t < tiles; t++) {
-        const int ty = t / tiles_w, tx = t % tiles_w, oy = 4 * ty, ox = 4 * tx;
-        if (oy >= out_rows) continue;
-        const int r = out_rows - oy < 4 ? out_rows - oy : 4, c = out_w - ox < 4 ? out_w - ox : 4;
-        output_tile4(p + t, plane_stride, y + (long)oy * out_w + ox, out_w, r, c, bias, lo, hi);
-    }
+    ck_wino4_output_tiles(p, plane_stride, tiles_w, 0, rows * tiles_w, y, out_w, out_rows, bias, lo, hi, avx2);
 }

@@ -213,7 +213,8 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
     /// and F(4×4, 3×3), equal `ConvReference` within 1e-4 of the output's magnitude: widths
     /// with whole 8-tile vectors plus a tail, output sizes that are not a multiple of the tile
     /// (a tile's last rows/columns dropped), bands, every activation kind, a partial last
-    /// block of 8 tiles.
+    /// block of 8 tiles. With 2 threads every way of sharing an image (`Split`): with bands of 3
+    /// tile rows a thread's run of tiles (`.tiles`) starts and ends inside tile rows.
     func testWinogradTransformsBothPathsMatchReference() throws {
         let cases: [(input: [Int], weights: [Int], pads: [Int64], band: Int?, activation: Activation)] = [
             ([1, 16, 37, 41], [16, 16, 3, 3], [1, 1, 1, 1], nil, .relu),
@@ -228,6 +229,8 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             // The AVX2 path only where the CPU runs it (InstructionSet says so).
             for avx2 in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
                 for tile in [2, 4] {
+                let splits: [WinogradConvKernel.Split?] = threads == 1 ? [nil] : [nil, .tiles, .outputChannels, .steps]
+                for split in splits {
                 for (input, weights, pads, band, activation) in cases {
                     let node = Node(name: "c", opType: "Conv", domain: "", inputs: ["x", "w", "b"], outputs: ["y"], attributes: ["pads": .ints(pads)], opset: 13)
                     var op = try ConvOp(node: node)
@@ -237,12 +240,15 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                     let c = randomConvCase(g, input: input, weights: weights)
                     let expected = activation.applied(to: c.reference)
                     let kernel = WinogradConvKernel(
-                        geometry: g, weights: c.w, bias: c.b, activation: activation, bandTileRows: band, avx2: avx2, tile: tile)
+                        geometry: g, weights: c.w, bias: c.b, activation: activation, bandTileRows: band, avx2: avx2, tile: tile,
+                        split: split)
                     let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     let scale = expected.map { abs($0) }.max() ?? 1
                     let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(
-                        diff, 1e-4 * max(1, scale), "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) tile \(tile) threads \(threads)")
+                        diff, 1e-4 * max(1, scale),
+                        "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) tile \(tile) threads \(threads) split \(String(describing: split)) → \(kernel.split)")
+                }
                 }
                 }
             }

@@ -25,7 +25,11 @@ final class KernelTests: XCTestCase, SeededKernelTest {
             ([1, 29, 9, 10], [7, 29, 3, 3], ["pads": .ints([1, 1, 1, 1])]),
             ([2, 44, 6, 7], [13, 44, 3, 3], ["strides": .ints([1, 2])]),
             ([1, 16, 40, 40], [50, 16, 3, 3], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
-            ([1, 8, 40, 40], [10, 8, 3, 3], ["pads": .ints([1, 1, 1, 1])]),  // few rows: a column split
+            ([1, 8, 40, 40], [10, 8, 3, 3], ["pads": .ints([1, 1, 1, 1])]),  // 10 output channels, pixel ranges
+            // Two threads: a 7×7 output too small for pixel ranges (one band shared, its GEMM
+            // split by output-channel panels), and two groups in pixel ranges.
+            ([1, 64, 14, 14], [48, 64, 3, 3], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
+            ([1, 32, 24, 24], [64, 16, 3, 3], ["pads": .ints([1, 1, 1, 1]), "group": .int(2)]),
         ]
         let activations: [Activation] = [.clip(min: -0.5, max: 1.5), .relu, .leakyRelu(alpha: 0.1), .none]
         // The im2col GEMM on OpenBLAS and, where the CPU runs it, on the packed kernel.

@@ -33,6 +33,14 @@ void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long pl
 void ck_wino4_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
                      float bias, float lo, float hi, int avx2);
 
+/// The same transforms over tiles first ..< first + count of the strip's rows (raster order,
+/// `tiles_w` a row; a range may start and end inside a row): tile t's values at
+/// v[ξ·plane_stride + t − first] (products at p[ξ·plane_stride + t − first]). Lets a thread
+/// own any contiguous run of an image's tiles.
+void ck_wino4_input_tiles(const float *strip, int tiles_w, int first, int count, float *v, long plane_stride, int avx2);
+void ck_wino4_output_tiles(const float *p, long plane_stride, int tiles_w, int first, int count, float *y, int out_w,
+                           int out_rows, float bias, float lo, float hi, int avx2);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,7 @@ import Tensor
 ///   across threads;
 /// - otherwise im2col + GEMM per image and group, in bands of output pixels (`ColumnBands`,
 ///   Conv+Im2col.swift: ~512 pixels, so the column buffer is still in L2 when the GEMM reads
-///   it). On AVX2+FMA the GEMM is the packed 6×16 kernel of
+///   it), each thread the bands of its own pixels (`pixelRanges`). On AVX2+FMA the GEMM is the packed 6×16 kernel of
 ///   ck_pointwise.h (weights packed at load, columns read in place, bias and activation fused
 ///   into the store); otherwise OpenBLAS sgemm, then bias and activation in one pass over
 ///   each output channel (the epilogue).
@@ -150,56 +150,112 @@ final class ConvKernel: Kernel {
     }
 
     /// True when each thread runs whole bands with its own column buffer: whole images per
-    /// thread (batch ≥ threads), or one image's bands dealt out (at least two per thread), so
-    /// a band costs no dispatch.
+    /// thread, or each thread its own pixel range of one image (`pixelRanges`).
     static func threadsOwnBands(_ g: ConvGeometry, _ bands: ColumnBands, _ threads: Int) -> Bool {
-        threads > 1 && (g.batch >= threads || bands.count >= 2 * threads)
+        threads > 1
+            && (g.batch >= threads || (splits(g, threads) && pixelRanges(pixels: bands.pixels, threads: threads) != nil))
+    }
+
+    /// Below ~2 MFLOP per image a split costs more in dispatch than it saves.
+    static func splits(_ g: ConvGeometry, _ threads: Int) -> Bool {
+        threads > 1 && g.outChannelsPerGroup * g.patchSize * g.window.outH * g.window.outW * g.group >= 1 << 20
+    }
+
+    /// Pixel ranges of one image for `threads` threads (whole 16-pixel strips), when every
+    /// thread gets at least 64 pixels; else nil (7×7 planes).
+    ///
+    /// Each thread then runs the bands of its own range (im2col into its own buffer, GEMM over
+    /// all output channels), so no thread reads a column buffer another one wrote. Splitting
+    /// each band's im2col and then its GEMM across the threads (still done for small planes)
+    /// has every GEMM read the half of the buffer the other core wrote: when this VM's two
+    /// vCPUs sit on different core complexes (core-to-core round trip ~350 ns instead of ~100,
+    /// for minutes at a time) ResNet-50's 3×3 stride-2 layers took 3.7 ms (n39, 56×56 → 28×28)
+    /// and 2.9 ms (n81) that way, 2.2 and 2.2 in pixel ranges (quiet: 1.96 → 1.71, 1.78 → 1.80).
+    /// For 7×7 planes every thread writing the whole band and computing half the output
+    /// channels measured worse in both (n143 1.80 → 2.04, 2.68 → 2.94), so those still share.
+    static func pixelRanges(pixels: Int, threads t: Int) -> [Range<Int>]? {
+        guard pixels >= 64 * t else { return nil }
+        let cuts = (0...t).map { i in i == t ? pixels : (pixels * i / t + 8) & ~15 }
+        return (0..<t).map { cuts[$0]..<cuts[$0 + 1] }
     }
 
     /// For every band of every image and group: im2col of the band into a column buffer `col`
-    /// (ld `bands.ld`), then `gemm(group, col, yb, pixels, parallel)` — yb the band's first
-    /// output (row stride outH·outW). Spread over the threads as both im2col paths want it:
-    /// - batch ≥ threads: whole images per thread, each with its own column buffer, every call
-    ///   serial (`parallel` false), `imageDone(n)` on that thread right after image n;
-    /// - else, with at least two bands per thread (`threadsOwnBands`): per image and group the
-    ///   bands dealt out to the threads, one dispatch each, each thread with its own buffer;
-    /// - else one band after another, each split across all threads (`parallel` true, buffer 0).
-    /// In the last two, `imageDone(n)` runs on the calling thread once image n is complete.
+    /// (ld `bands.ld`), then `gemm(group, col, yb, pixels, rows)` — yb the band's first output
+    /// (row stride outH·outW), `rows` the output channels of the group to compute. Spread over
+    /// the threads so that each thread has its own column buffer and reads only what it wrote:
+    /// - batch ≥ threads: whole images per thread, `imageDone(n)` on that thread right after
+    ///   image n;
+    /// - else, when the plane has `pixelRanges`: one dispatch per image, each thread the bands
+    ///   of its own pixels with its own buffer;
+    /// - else (small planes) one band after another in buffer 0, its im2col split across the
+    ///   threads by patch rows, its GEMM by output channels (whole 6-row panels) when there are
+    ///   at least 8 per thread;
+    /// - one thread, or a layer too small to split: one band after another on the caller.
+    /// In the last three, `imageDone(n)` runs on the calling thread once image n is complete.
     private func forEachBand(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
-        gemm: (_ group: Int, _ col: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, _ pixels: Range<Int>, _ parallel: Bool) -> Void,
+        gemm: (_ group: Int, _ col: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, _ pixels: Range<Int>, _ rows: Range<Int>) -> Void,
         imageDone: (Int) -> Void = { _ in }
     ) {
         let (batch, groups, bands, t, win) = (g.batch, g.group, self.bands, threads, g.window)
         let (cg, mg, inC, outC, plane) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.inChannels, g.outChannels, win.outH * win.outW)
-        func band(_ n: Int, _ group: Int, _ index: Int, _ col: UnsafeMutablePointer<Float>, _ parallel: Bool) {
-            let pixels = bands.band(index)
+        func band(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ col: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
             let xi = x + (n * inC + group * cg) * win.inH * win.inW
-            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: parallel)
-            gemm(group, col, y + (n * outC + group * mg) * plane + pixels.lowerBound, pixels, parallel)
+            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: false)
+            gemm(group, col, y + (n * outC + group * mg) * plane + pixels.lowerBound, pixels, rows)
+        }
+        /// Bands of at most `bands.bandPixels` over `pixels` (which starts on a strip).
+        func bandsOver(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ col: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
+            var start = pixels.lowerBound
+            while start < pixels.upperBound {
+                let end = min(pixels.upperBound, start + bands.bandPixels)
+                band(n, group, start..<end, col, rows)
+                start = end
+            }
         }
         if t > 1 && batch >= t {
             DispatchQueueHelper.run(t) { i in
                 let col = bands.buffer(scratch, i)
                 for n in (batch * i / t)..<(batch * (i + 1) / t) {
-                    for group in 0..<groups {
-                        for index in 0..<bands.count { band(n, group, index, col, false) }
-                    }
+                    for group in 0..<groups { bandsOver(n, group, 0..<plane, col, 0..<mg) }
                     imageDone(n)
                 }
             }
             return
         }
-        let dealt = ConvKernel.threadsOwnBands(g, bands, t)
+        guard ConvKernel.splits(g, t) else {
+            for n in 0..<batch {
+                for group in 0..<groups { bandsOver(n, group, 0..<plane, bands.buffer(scratch, 0), 0..<mg) }
+                imageDone(n)
+            }
+            return
+        }
+        let ranges = ConvKernel.pixelRanges(pixels: plane, threads: t)
+        let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
+        let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
         for n in 0..<batch {
-            for group in 0..<groups {
-                if dealt {
-                    DispatchQueueHelper.run(t) { i in
-                        let col = bands.buffer(scratch, i)
-                        for index in Swift.stride(from: i, to: bands.count, by: t) { band(n, group, index, col, false) }
+            if let ranges {
+                DispatchQueueHelper.run(t) { i in
+                    let col = bands.buffer(scratch, i)
+                    for group in 0..<groups where !ranges[i].isEmpty { bandsOver(n, group, ranges[i], col, 0..<mg) }
+                }
+            } else {
+                let col = bands.buffer(scratch, 0)
+                for group in 0..<groups {
+                    for index in 0..<bands.count {
+                        let pixels = bands.band(index)
+                        let xi = x + (n * inC + group * cg) * win.inH * win.inW
+                        ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: true)
+                        let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
+                        guard mg >= 8 * t else {
+                            gemm(group, col, yb, pixels, 0..<mg)
+                            continue
+                        }
+                        DispatchQueueHelper.run(t) { i in
+                            let lower = panels * i / t * rowsPerPanel, upper = min(mg, panels * (i + 1) / t * rowsPerPanel)
+                            if lower < upper { gemm(group, col, yb, pixels, lower..<upper) }
+                        }
                     }
-                } else {
-                    for index in 0..<bands.count { band(n, group, index, bands.buffer(scratch, 0), true) }
                 }
             }
             imageDone(n)
@@ -212,12 +268,10 @@ final class ConvKernel: Kernel {
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let (mg, k, ld, plane) = (g.outChannelsPerGroup, g.patchSize, bands.ld, g.window.outH * g.window.outW)
-        forEachBand(x, y, scratch, gemm: { group, col, yb, pixels, parallel in
-            if parallel {
-                Parallel.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: ld, c: yb, ldc: plane)
-            } else {
-                BLAS.sgemm(m: mg, n: pixels.count, k: k, a: w + group * mg * k, lda: k, b: col, ldb: ld, c: yb, ldc: plane)
-            }
+        forEachBand(x, y, scratch, gemm: { group, col, yb, pixels, rows in
+            BLAS.sgemm(
+                m: rows.count, n: pixels.count, k: k, a: w + (group * mg + rows.lowerBound) * k, lda: k, b: col, ldb: ld,
+                c: yb + rows.lowerBound * plane, ldc: plane)
         }, imageDone: { n in
             // Inside a whole-images job this runs serially (a nested split finds the pool busy).
             epilogue(y + n * g.outChannels * plane, b)
@@ -225,15 +279,13 @@ final class ConvKernel: Kernel {
     }
 
     /// im2col + the packed kernel: the same bands and thread splits as `im2colGemm`, with bias
-    /// and activation applied as each tile is stored (no epilogue pass). A band that all
-    /// threads share splits output channels (whole 6-row panels) when there are at least 8 per
-    /// thread, else columns (whole 16-column strips), as `Parallel.sgemm` splits.
+    /// and activation applied as each tile is stored (no epilogue pass).
     private func im2colPacked(
         _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let (mg, k, ld, plane) = (g.outChannelsPerGroup, g.patchSize, bands.ld, g.window.outH * g.window.outW)
-        let (stride, act, t) = (packedGroupStride, activation.ck, threads)
+        let (stride, act) = (packedGroupStride, activation.ck)
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
         /// portable after this kernel was built (tests only): poison the band so it shows.
         func gemm(_ group: Int, _ col: UnsafePointer<Float>, _ yb: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>) {
@@ -242,24 +294,8 @@ final class ConvKernel: Kernel {
                 Int32(rows.lowerBound), Int32(rows.upperBound), Int32(columns.lowerBound), Int32(columns.upperBound), act)
             if ok == 0 { for m in 0..<mg { (yb + m * plane).update(repeating: .nan, count: n) } }
         }
-        forEachBand(x, y, scratch) { group, col, yb, pixels, parallel in
-            let cols = pixels.count
-            // Below ~2 MFLOP a split costs more in dispatch than it saves.
-            if !parallel || t <= 1 || mg * cols * k < 1 << 20 {
-                gemm(group, col, yb, n: cols, rows: 0..<mg, columns: 0..<cols)
-            } else if mg >= 8 * t {
-                let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
-                let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
-                DispatchQueueHelper.run(t) { i in
-                    let lower = panels * i / t * rowsPerPanel, upper = min(mg, panels * (i + 1) / t * rowsPerPanel)
-                    if lower < upper { gemm(group, col, yb, n: cols, rows: lower..<upper, columns: 0..<cols) }
-                }
-            } else {
-                DispatchQueueHelper.run(t) { i in
-                    let lower = (cols * i / t) & ~15, upper = i == t - 1 ? cols : (cols * (i + 1) / t) & ~15
-                    if lower < upper { gemm(group, col, yb, n: cols, rows: 0..<mg, columns: lower..<upper) }
-                }
-            }
+        forEachBand(x, y, scratch) { group, col, yb, pixels, rows in
+            gemm(group, col, yb, n: pixels.count, rows: rows, columns: 0..<pixels.count)
         }
     }
 }

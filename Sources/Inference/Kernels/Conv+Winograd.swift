@@ -20,7 +20,8 @@ import Tensor
 ///    on AVX2+FMA by the packed 6×16 kernel of ck_pointwise.h (U[ξ] packed at load, V read in
 ///    place, P written once: no beta = 0 zeroing pass, no per-call packing), else OpenBLAS;
 /// 3. output transform: y tile (s×s) = Aᵀ P A, plus bias, activation, clipped at the output edge.
-/// Each step is split across threads (channels, ξ, output channels), each GEMM single-threaded.
+/// Threads share an image as `Split` says (each thread all three steps on its own tiles or
+/// output channels, or each step split in turn), each GEMM single-threaded.
 /// The tile transforms run in C (Sources/CKernels/winograd.c, 8 tiles per AVX2 vector, with
 /// a portable fallback): in Swift they took 11–15 % of VGG-19, DenseNet-121 and SqueezeNet.
 ///
@@ -39,10 +40,40 @@ final class WinogradConvKernel: Kernel {
     let bias: [Float]
     let activation: Activation
     let tilesH: Int, tilesW: Int
-    /// Tile rows per band: bounds the V and P buffers (positions·(C+M)·tiles floats).
+    /// Tile rows per band: bounds the V and P buffers (positions·(C+M)·tiles floats). With the
+    /// `.tiles` split, a thread's run of tiles goes in pieces of at most bandTileRows·tilesW.
     let bandTileRows: Int
     let threads: Int
+    /// How an image is shared by the threads (`.serial` with one thread or a small layer).
+    let split: Split
+    /// Scratch floats each thread owns (V, P, input strip); the scratch holds `threads` of them
+    /// (one when serial).
+    let regionFloats: Int
     let scratchCount: Int
+
+    /// How the threads share one image. Each thread runs all three steps (input transform,
+    /// GEMMs, output transform) on its own V and P, so nothing one thread writes in this layer
+    /// is read by another. The earlier split, each step in turn across the threads (input
+    /// channels, then ξ, then output channels), had every GEMM read V the other core had half
+    /// written and every output transform read its products: when this VM's two vCPUs sit on
+    /// different core complexes (core-to-core round trip 330–450 ns instead of 65–150, for
+    /// minutes at a time), SqueezeNet's Winograd layers took 1.5 → 3.4 ms per image.
+    enum Split: Equatable {
+        /// One thread, or too little work to split.
+        case serial
+        /// Thread i owns a contiguous run of the image's tiles (raster order, F(4×4) only:
+        /// its transforms take any run): every output channel of its pixels.
+        case tiles
+        /// Every thread transforms the whole input (duplicated: ~O(C·tiles) against the GEMMs'
+        /// O(C·M·tiles)), then computes its share of the output channels (whole 6-row panels):
+        /// for planes with too few tiles to share (ResNet's 7×7 and 14×14, SqueezeNet's 13×13).
+        case outputChannels
+        /// Each step split across the threads in turn (input channels, then the positions ξ,
+        /// then output channels), V and P shared: for planes of few tiles and few channels,
+        /// where each thread transforming the whole input costs more than the crossing saves
+        /// (SqueezeNet's 13×13 layers).
+        case steps
+    }
     /// The transforms' AVX2 code and the packed GEMM kernel (else the portable transforms and
     /// OpenBLAS); tests force either.
     let useAVX2: Bool
@@ -81,9 +112,10 @@ final class WinogradConvKernel: Kernel {
     /// - Parameter avx2: the transforms' and GEMMs' code path; nil = what this CPU runs (`ck_has_avx2_fma`).
     /// - Parameter tile: output tile side, 2 or 4; nil = 4 when both output sides are at least
     ///   `minimumF4Side`.
+    /// - Parameter split: how threads share an image; nil = `defaultSplit`.
     init(
         geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, bandTileRows forced: Int? = nil,
-        avx2: Bool? = nil, tile forcedTile: Int? = nil
+        avx2: Bool? = nil, tile forcedTile: Int? = nil, split forcedSplit: Split? = nil
     ) {
         g = geometry; self.bias = bias; self.activation = activation
         let minSide = min(geometry.window.outH, geometry.window.outW)
@@ -120,8 +152,31 @@ final class WinogradConvKernel: Kernel {
         let perRow = positions * (c + m) * tilesW
         let rows = forced ?? max(1, min(tilesH, WinogradConvKernel.maxBandFloats / perRow))
         bandTileRows = rows
-        // V, P, and one padded strip of input rows per thread.
-        scratchCount = perRow * rows + threads * WinogradConvKernel.stripFloats(rows: rows, tilesW: tilesW, tile: tile)
+        var split = forcedSplit ?? WinogradConvKernel.defaultSplit(geometry, tile: tile, tiles: tilesH * tilesW, threads: threads)
+        if threads == 1 || (split == .tiles && tile != 4) { split = .serial }
+        self.split = split
+        // Per thread: V and P for a band (or piece: at most `rows` tile rows, which a piece
+        // starting inside a row can touch one more of) and one padded strip of input rows.
+        let stripRows = split == .tiles ? min(tilesH, rows + 1) : rows
+        regionFloats = perRow * rows + WinogradConvKernel.stripFloats(rows: stripRows, tilesW: tilesW, tile: tile)
+        scratchCount = regionFloats * (split == .serial ? 1 : threads)
+    }
+
+    /// `.serial` below ~1 MFLOP of GEMMs per image; `.tiles` when each thread gets at least 48
+    /// tiles (F(4×4): 55×55 planes and larger); `.outputChannels` for 24 … 47 tiles a thread
+    /// when M ≥ 4·C (the duplicated input transform is then small); else `.steps`. Measured per
+    /// layer, 2 threads, old split (steps) → this choice, medians of rounds in each regime of
+    /// this VM (core-to-core round trip ~100 ns / ~350 ns), ms:
+    /// - .tiles, 55×55 / 56×56: SqueezeNet n14 0.26 → 0.27 / 0.75 → 0.35, ResNet-50 n19
+    ///   0.62 → 0.63 / 1.14 → 0.71;
+    /// - .outputChannels, SqueezeNet 27×27 (C 32, M 128): 0.19 → 0.22 / 0.52 → 0.36;
+    /// - kept on .steps: ResNet-50 28×28 (C = M = 128) 0.53 → 0.64 / 0.78 → 0.75 with
+    ///   .outputChannels; SqueezeNet 13×13 (16 tiles) 0.19 → 0.25 / 0.31 → 0.36 with either.
+    static func defaultSplit(_ g: ConvGeometry, tile: Int, tiles: Int, threads: Int) -> Split {
+        let positions = (tile + 2) * (tile + 2)
+        guard threads > 1 && positions * g.inChannels * g.outChannels * tiles >= 1 << 20 else { return .serial }
+        if tile == 4 && tiles >= 48 * threads { return .tiles }
+        return tiles >= 24 * threads && g.outChannels >= 4 * g.inChannels ? .outputChannels : .steps
     }
 
     /// Padded input rows one band needs per channel: tile·rows + 2 rows of tile·tilesW + 2
@@ -171,73 +226,142 @@ final class WinogradConvKernel: Kernel {
             bias.withUnsafeBufferPointer { bp in
                 let u = up.baseAddress!, b = bp.baseAddress!
                 let win = g.window
+                let (m, t, split, region) = (g.outChannels, threads, split, regionFloats)
+                let tiles = tilesH * tilesW
                 for n in 0..<g.batch {
                     let xn = x + n * g.inChannels * win.inH * win.inW
-                    let yn = y + n * g.outChannels * win.outH * win.outW
-                    var ty0 = 0
-                    while ty0 < tilesH {
-                        let ty1 = min(tilesH, ty0 + bandTileRows)
-                        band(xn, yn, u, b, tileRows: ty0..<ty1, scratch: scratch)
-                        ty0 = ty1
+                    let yn = y + n * m * win.outH * win.outW
+                    switch split {
+                    case .serial:
+                        forEachBand { tileRows in
+                            band(xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: 0..<m, region: scratch)
+                        }
+                    case .tiles:
+                        let piece = bandTileRows * tilesW
+                        DispatchQueueHelper.run(t) { i in
+                            var first = tiles * i / t
+                            let end = tiles * (i + 1) / t
+                            while first < end {
+                                let last = min(end, first + piece)
+                                let tileRows = (first / tilesW)..<((last - 1) / tilesW + 1)
+                                let offset = tileRows.lowerBound * tilesW
+                                band(
+                                    xn, yn, u, b, tileRows: tileRows, tiles: (first - offset)..<(last - offset), outputs: 0..<m,
+                                    region: scratch + i * region)
+                                first = last
+                            }
+                        }
+                    case .steps:
+                        forEachBand { tileRows in bandInSteps(xn, yn, u, b, tileRows: tileRows, scratch: scratch) }
+                    case .outputChannels:
+                        let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
+                        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
+                        forEachBand { tileRows in
+                            DispatchQueueHelper.run(t) { i in
+                                let lower = min(m, panels * i / t * rowsPerPanel), upper = min(m, panels * (i + 1) / t * rowsPerPanel)
+                                guard lower < upper else { return }
+                                band(
+                                    xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: lower..<upper,
+                                    region: scratch + i * region)
+                            }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// One band of tile rows of one image: transforms, `positions` GEMMs, inverse transform.
+    /// The image's bands of at most `bandTileRows` tile rows, in order.
+    private func forEachBand(_ body: (Range<Int>) -> Void) {
+        var ty0 = 0
+        while ty0 < tilesH {
+            let ty1 = min(tilesH, ty0 + bandTileRows)
+            body(ty0..<ty1)
+            ty0 = ty1
+        }
+    }
+
+    /// Scratch of one band of `tiles` tiles: V [positions][C][T], P [positions][M][T], then
+    /// the input strip, at the start of `region`.
+    private func layout(_ region: UnsafeMutablePointer<Float>, tiles t: Int) -> (
+        v: UnsafeMutablePointer<Float>, p: UnsafeMutablePointer<Float>, strip: UnsafeMutablePointer<Float>
+    ) {
+        let (c, m) = (g.inChannels, g.outChannels)
+        return (region, region + positions * c * t, region + positions * (c + m) * t)
+    }
+
+    /// All three steps for tiles `tiles` (numbered from the first tile of `tileRows`; all of
+    /// them unless F(4×4)) and output channels `outputs`, on one thread, in `region` (P's
+    /// rows outside `outputs` are neither written nor read).
     private func band(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        tileRows: Range<Int>, tiles: Range<Int>, outputs: Range<Int>, region: UnsafeMutablePointer<Float>
+    ) {
+        let (v, p, strip) = layout(region, tiles: tiles.count)
+        for ch in 0..<g.inChannels { inputTransform(x, channel: ch, tileRows: tileRows, tiles: tiles, into: v, strip: strip) }
+        products(u, v, p, tiles: tiles.count, positions: 0..<positions, outputs: outputs)
+        for o in outputs { outputTransform(p, channel: o, tileRows: tileRows, tiles: tiles, into: y, bias: b[o]) }
+    }
+
+    /// The `.steps` split of one band: each step across the threads in turn (input channels,
+    /// positions ξ, output channels), V and P shared in region 0, thread i's strip after V and
+    /// P in region i.
+    private func bandInSteps(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
     ) {
-        let (c, m, t) = (g.inChannels, g.outChannels, tileRows.count * tilesW)
-        let positions = self.positions
-        let v = scratch  // [positions][C][T]
-        let p = scratch + positions * c * t  // [positions][M][T]
-        let strips = p + positions * m * t
-        let stripSize = WinogradConvKernel.stripFloats(rows: bandTileRows, tilesW: tilesW, tile: tile)
-        let threads = self.threads
-        let parallel = threads > 1 && positions * c * m * t >= 1 << 20
+        let (c, m, t, threads, region) = (g.inChannels, g.outChannels, tileRows.count * tilesW, threads, regionFloats)
+        let tiles = 0..<t
+        let (v, p, _) = layout(scratch, tiles: t)
         func split(_ count: Int, _ body: (Range<Int>, Int) -> Void) {
-            if !parallel { body(0..<count, 0); return }
             DispatchQueueHelper.run(threads) { i in
                 let lower = count * i / threads, upper = count * (i + 1) / threads
                 if lower < upper { body(lower..<upper, i) }
             }
         }
         split(c) { channels, i in
-            for ch in channels { inputTransform(x, channel: ch, tileRows: tileRows, into: v, strip: strips + i * stripSize) }
+            let strip = layout(scratch + i * region, tiles: t).strip
+            for ch in channels { inputTransform(x, channel: ch, tileRows: tileRows, tiles: tiles, into: v, strip: strip) }
         }
-        let (packed, stride) = (useAVX2, packedStride)
-        split(positions) { range, _ in
-            for xi in range {
-                if packed {
-                    // Bias and activation come in the output transform: none here. A 0 means the
-                    // ISA was forced portable after this kernel was built (tests only): poison P.
-                    let ok = ck_pointwise_conv(
-                        u + xi * stride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
-                        0, Int32(m), 0, Int32(t), Activation.none.ck)
-                    if ok == 0 { (p + xi * m * t).update(repeating: .nan, count: m * t) }
-                } else {
-                    BLAS.sgemm(m: m, n: t, k: c, a: u + xi * m * c, lda: c, b: v + xi * c * t, ldb: t, c: p + xi * m * t, ldc: t)
-                }
-            }
-        }
+        split(positions) { range, _ in products(u, v, p, tiles: t, positions: range, outputs: 0..<m) }
         split(m) { channels, _ in
-            for o in channels { outputTransform(p, channel: o, tileRows: tileRows, into: y, bias: b[o]) }
+            for o in channels { outputTransform(p, channel: o, tileRows: tileRows, tiles: tiles, into: y, bias: b[o]) }
         }
     }
 
-    /// Copies the input rows the band needs (zero-padded) into `strip`, then writes the
-    /// `positions` transformed values of each tile: V[ξ][ch][t], t = (ty − lower)·tilesW + tx.
+    /// P[ξ] rows `outputs` = U[ξ] · V[ξ] for ξ in `positions` (T = `tiles` columns).
+    private func products(
+        _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ p: UnsafeMutablePointer<Float>, tiles t: Int,
+        positions: Range<Int>, outputs: Range<Int>
+    ) {
+        let (c, m) = (g.inChannels, g.outChannels)
+        for xi in positions {
+            if useAVX2 {
+                // Bias and activation come in the output transform: none here. A 0 means the
+                // ISA was forced portable after this kernel was built (tests only): poison P.
+                let ok = ck_pointwise_conv(
+                    u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
+                    Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck)
+                if ok == 0 { (p + xi * m * t).update(repeating: .nan, count: m * t) }
+            } else {
+                BLAS.sgemm(
+                    m: outputs.count, n: t, k: c, a: u + (xi * m + outputs.lowerBound) * c, lda: c, b: v + xi * c * t, ldb: t,
+                    c: p + (xi * m + outputs.lowerBound) * t, ldc: t)
+            }
+        }
+    }
+
+    /// Copies the input rows of `tileRows` (zero-padded) into `strip`, then writes the
+    /// `positions` transformed values of each tile of `tiles` (numbered from the first tile of
+    /// `tileRows`): V[ξ][ch][t − tiles.lower].
     @inline(__always)
     private func inputTransform(
-        _ x: UnsafePointer<Float>, channel ch: Int, tileRows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        _ x: UnsafePointer<Float>, channel ch: Int, tileRows: Range<Int>, tiles: Range<Int>, into v: UnsafeMutablePointer<Float>,
         strip: UnsafeMutablePointer<Float>
     ) {
         let win = g.window
         let (c, tw) = (g.inChannels, tilesW)
-        let t = tileRows.count * tw
+        let t = tiles.count
         let stripW = tile * tw + 2, stripH = tile * tileRows.count + 2
         let plane = x + ch * win.inH * win.inW
         // Strip row r holds input row tile·lower − padTop + r, columns −padLeft ..< stripW − padLeft.
@@ -256,31 +380,47 @@ final class WinogradConvKernel: Kernel {
         }
         // V[ξ][ch][t]: this channel's tiles start at ch·T, the ξ planes are C·T apart.
         if tile == 4 {
-            ck_wino4_input(strip, Int32(tileRows.count), Int32(tw), v + ch * t, c * t, useAVX2 ? 1 : 0)
+            ck_wino4_input_tiles(strip, Int32(tw), Int32(tiles.lowerBound), Int32(t), v + ch * t, c * t, useAVX2 ? 1 : 0)
         } else {
+            precondition(tiles == 0..<(tileRows.count * tw), "F(2×2) transforms whole tile rows")
             ck_wino2_input(strip, Int32(tileRows.count), Int32(tw), v + ch * t, c * t, useAVX2 ? 1 : 0)
         }
     }
 
     /// y tile = Aᵀ P A (F(2×2): Aᵀ = [[1,1,1,0],[0,1,−1,−1]]; F(4×4): winograd.c), plus bias
-    /// and activation; tiles past the output edge drop their rows/columns outside it.
+    /// and activation, for the tiles of `tiles` (numbered as in `inputTransform`); tiles past
+    /// the output edge drop their rows/columns outside it.
     @inline(__always)
     private func outputTransform(
-        _ p: UnsafePointer<Float>, channel o: Int, tileRows: Range<Int>, into y: UnsafeMutablePointer<Float>, bias: Float
+        _ p: UnsafePointer<Float>, channel o: Int, tileRows: Range<Int>, tiles: Range<Int>, into y: UnsafeMutablePointer<Float>,
+        bias: Float
     ) {
         let win = g.window
         let (m, tw) = (g.outChannels, tilesW)
-        let t = tileRows.count * tw
+        let t = tiles.count
         let plane = y + o * win.outH * win.outW
         let oy0 = tile * tileRows.lowerBound
         // P[ξ][o][t]: this channel's tiles start at o·T, the ξ planes are M·T apart.
-        let transform = tile == 4 ? ck_wino4_output : ck_wino2_output
-        transform(
-            p + o * t, m * t, Int32(tileRows.count), Int32(tw), plane + oy0 * win.outW, Int32(win.outW),
-            Int32(win.outH - oy0), bias, clampLow, clampHigh, useAVX2 ? 1 : 0)
+        if tile == 4 {
+            ck_wino4_output_tiles(
+                p + o * t, m * t, Int32(tw), Int32(tiles.lowerBound), Int32(t), plane + oy0 * win.outW, Int32(win.outW),
+                Int32(win.outH - oy0), bias, clampLow, clampHigh, useAVX2 ? 1 : 0)
+        } else {
+            ck_wino2_output(
+                p + o * t, m * t, Int32(tileRows.count), Int32(tw), plane + oy0 * win.outW, Int32(win.outW),
+                Int32(win.outH - oy0), bias, clampLow, clampHigh, useAVX2 ? 1 : 0)
+        }
         if case .leakyRelu = activation {
-            let rows = min(win.outH, tile * tileRows.upperBound) - oy0
-            activation.apply(plane + oy0 * win.outW, rows * win.outW)
+            // The rows this run of tiles touches (a run starting or ending inside a tile row
+            // has the rest of that row's outputs done by another thread: leave those alone).
+            let first = tiles.lowerBound, last = tiles.upperBound - 1
+            for ty in (first / tw)...(last / tw) {
+                let tx0 = ty == first / tw ? first % tw : 0, tx1 = ty == last / tw ? last % tw + 1 : tw
+                let ox0 = tile * tx0, ox1 = min(win.outW, tile * tx1)
+                for oy in (oy0 + tile * ty)..<min(win.outH, oy0 + tile * (ty + 1)) {
+                    activation.apply(plane + oy * win.outW + ox0, ox1 - ox0)
+                }
+            }
         }
     }
 }
