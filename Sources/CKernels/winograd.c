@@ -363,10 +363,6 @@ void ck_wino4_input_tiles(const float *strip, int tiles_w, int first, int count,
     for (; t < end; t++) input_tile4(strip, sw, t / tiles_w, t % tiles_w, v + (t - first), plane_stride);
 }
 
-void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2) {
-    ck_wino4_input_tiles(strip, tiles_w, 0, rows * tiles_w, v, plane_stride, avx2);
-}
-
 void ck_wino4_output_tiles(const float *p, long plane_stride, int tiles_w, int first, int count, float *y, int out_w,
                            int out_rows, float bias, float lo, float hi, int avx2) {
     const int end = first + count;
@@ -385,9 +381,4 @@ void ck_wino4_output_tiles(const float *p, long plane_stride, int tiles_w, int f
         const int r = out_rows - oy < 4 ? out_rows - oy : 4, c = out_w - ox < 4 ? out_w - ox : 4;
         output_tile4(p + (t - first), plane_stride, y + (long)oy * out_w + ox, out_w, r, c, bias, lo, hi);
     }
-}
-
-void ck_wino4_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
-                     float bias, float lo, float hi, int avx2) {
-    ck_wino4_output_tiles(p, plane_stride, tiles_w, 0, rows * tiles_w, y, out_w, out_rows, bias, lo, hi, avx2);
 }

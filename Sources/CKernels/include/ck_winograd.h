@@ -21,23 +21,18 @@ void ck_wino2_input(const float *strip, int rows, int tiles_w, float *v, long pl
 void ck_wino2_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
                      float bias, float lo, float hi, int avx2);
 
-/// F(4×4, 3×3), the same contract with 6×6 input tiles 4 apart and 36 values per tile:
-/// strip: 4·rows + 2 rows of 4·tiles_w + 2 floats each, plus CK_WINO4_STRIP_SLACK floats
-/// after the last row (the AVX2 code loads 4 floats past a tile's 6); v[ξ·plane_stride + t],
-/// ξ = 6·i + j = 0 … 35.
+/// F(4×4, 3×3), the same contract with 6×6 input tiles 4 apart and 36 values per tile
+/// (ξ = 6·i + j = 0 … 35), over tiles first ..< first + count of the strip's rows in raster
+/// order (`tiles_w` a row; the run may start and end inside a row, so a thread can own any
+/// contiguous run of an image's tiles): tile t's values go to v[ξ·plane_stride + t − first].
+/// strip: 4·rows + 2 rows of 4·tiles_w + 2 floats each for the rows the run touches, plus
+/// CK_WINO4_STRIP_SLACK floats after the last row (the AVX2 code loads 4 floats past a tile's 6).
 #define CK_WINO4_STRIP_SLACK 8
-void ck_wino4_input(const float *strip, int rows, int tiles_w, float *v, long plane_stride, int avx2);
-
-/// F(4×4, 3×3) output transform: tile t's 36 products at p[ξ·plane_stride + t], its 4×4
-/// outputs (rows and columns past out_rows / out_w dropped) plus bias, clamped to [lo, hi].
-void ck_wino4_output(const float *p, long plane_stride, int rows, int tiles_w, float *y, int out_w, int out_rows,
-                     float bias, float lo, float hi, int avx2);
-
-/// The same transforms over tiles first ..< first + count of the strip's rows (raster order,
-/// `tiles_w` a row; a range may start and end inside a row): tile t's values at
-/// v[ξ·plane_stride + t − first] (products at p[ξ·plane_stride + t − first]). Lets a thread
-/// own any contiguous run of an image's tiles.
 void ck_wino4_input_tiles(const float *strip, int tiles_w, int first, int count, float *v, long plane_stride, int avx2);
+
+/// F(4×4, 3×3) output transform of the same run: tile t's 36 products at
+/// p[ξ·plane_stride + t − first], its 4×4 outputs (rows and columns past out_rows / out_w
+/// dropped) plus bias, clamped to [lo, hi], into y (the first output row of the strip's rows).
 void ck_wino4_output_tiles(const float *p, long plane_stride, int tiles_w, int first, int count, float *y, int out_w,
                            int out_rows, float bias, float lo, float hi, int avx2);
 

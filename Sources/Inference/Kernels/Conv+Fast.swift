@@ -8,10 +8,10 @@ import Tensor
 ///   across threads;
 /// - otherwise im2col + GEMM per image and group, in bands of output pixels (`ColumnBands`,
 ///   Conv+Im2col.swift: ~512 pixels, so the column buffer is still in L2 when the GEMM reads
-///   it), each thread the bands of its own pixels (`pixelRanges`). On AVX2+FMA the GEMM is the packed 6×16 kernel of
-///   ck_pointwise.h (weights packed at load, columns read in place, bias and activation fused
-///   into the store); otherwise OpenBLAS sgemm, then bias and activation in one pass over
-///   each output channel (the epilogue).
+///   it), each thread the bands of its own pixels (`pixelRanges`). On AVX2+FMA the GEMM is
+///   the packed 6×16 kernel of ck_pointwise.h (weights packed at load, columns read in place,
+///   bias and activation fused into the store); otherwise OpenBLAS sgemm, then bias and
+///   activation in one pass over each output channel (the epilogue).
 final class ConvKernel: Kernel {
     let g: ConvGeometry
     /// [M, C/group, kH, kW] row-major, as ONNX stores them; empty on the packed path (which

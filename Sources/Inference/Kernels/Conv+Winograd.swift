@@ -66,12 +66,11 @@ final class WinogradConvKernel: Kernel {
         case tiles
         /// Every thread transforms the whole input (duplicated: ~O(C·tiles) against the GEMMs'
         /// O(C·M·tiles)), then computes its share of the output channels (whole 6-row panels):
-        /// for planes with too few tiles to share (ResNet's 7×7 and 14×14, SqueezeNet's 13×13).
+        /// for planes with too few tiles to share well and M ≥ 4·C (SqueezeNet's 27×27).
         case outputChannels
         /// Each step split across the threads in turn (input channels, then the positions ξ,
-        /// then output channels), V and P shared: for planes of few tiles and few channels,
-        /// where each thread transforming the whole input costs more than the crossing saves
-        /// (SqueezeNet's 13×13 layers).
+        /// then output channels), V and P shared: where neither split above measured better
+        /// (ResNet-50's 28×28, 14×14 and 7×7 layers, SqueezeNet's 13×13).
         case steps
     }
     /// The transforms' AVX2 code and the packed GEMM kernel (else the portable transforms and
