@@ -25,6 +25,9 @@ final class ConvKernel: Kernel {
     let packedGroupStride: Int
     /// The im2col bands and their column buffer (unused on the pointwise / depthwise paths).
     let bands: ColumnBands
+    /// Each thread's output pixels of one image (`pixelRanges`), nil when the plane is too
+    /// small to share that way; computed once here (run() is the hot path).
+    let pixelRanges: [Range<Int>]?
     let scratchCount: Int
     /// Threads the depthwise path splits planes over (fixed here: its scratch is sized for it).
     let threads: Int
@@ -68,6 +71,7 @@ final class ConvKernel: Kernel {
             packed = []
             self.weights = weights
         }
+        pixelRanges = ConvKernel.pixelRanges(pixels: w.outH * w.outW, threads: threads)
         bands = ColumnBands(
             pixels: w.outH * w.outW, patchSize: geometry.patchSize, maxColumnFloats: ConvKernel.maxColumnFloats,
             forcedPixels: forcedBand)
@@ -230,7 +234,7 @@ final class ConvKernel: Kernel {
             }
             return
         }
-        let ranges = ConvKernel.pixelRanges(pixels: plane, threads: t)
+        let ranges = pixelRanges
         let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
         let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
         for n in 0..<batch {
