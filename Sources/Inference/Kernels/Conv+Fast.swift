@@ -203,10 +203,17 @@ final class ConvKernel: Kernel {
     ) {
         let (batch, groups, bands, t, win) = (g.batch, g.group, self.bands, threads, g.window)
         let (cg, mg, inC, outC, plane) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.inChannels, g.outChannels, win.outH * win.outW)
-        func band(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ col: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
+        /// One band on this thread; `shared`: the band's im2col split across the threads by
+        /// patch rows, its GEMM by output-channel panels (when there are 8 per thread).
+        func band(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ col: UnsafeMutablePointer<Float>, _ rows: Range<Int>, shared: Bool = false) {
             let xi = x + (n * inC + group * cg) * win.inH * win.inW
-            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: false)
-            gemm(group, col, y + (n * outC + group * mg) * plane + pixels.lowerBound, pixels, rows)
+            ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: shared)
+            let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
+            guard shared && rows.count >= 8 * t else { return gemm(group, col, yb, pixels, rows) }
+            DispatchQueueHelper.run(t) { i in
+                let part = Parallel.panelRows(rows.count, part: i, of: t)
+                if !part.isEmpty { gemm(group, col, yb, pixels, (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound)) }
+            }
         }
         /// Bands of at most `bands.bandPixels` over `pixels` (which starts on a strip).
         func bandsOver(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ col: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
@@ -234,32 +241,15 @@ final class ConvKernel: Kernel {
             }
             return
         }
-        let ranges = pixelRanges
-        let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
-        let panels = (mg + rowsPerPanel - 1) / rowsPerPanel
         for n in 0..<batch {
-            if let ranges {
+            if let ranges = pixelRanges {
                 DispatchQueueHelper.run(t) { i in
                     let col = bands.buffer(scratch, i)
                     for group in 0..<groups where !ranges[i].isEmpty { bandsOver(n, group, ranges[i], col, 0..<mg) }
                 }
             } else {
-                let col = bands.buffer(scratch, 0)
                 for group in 0..<groups {
-                    for index in 0..<bands.count {
-                        let pixels = bands.band(index)
-                        let xi = x + (n * inC + group * cg) * win.inH * win.inW
-                        ConvKernel.im2col(xi, channels: cg, window: win, pixels: pixels, into: col, ld: bands.ld, parallel: true)
-                        let yb = y + (n * outC + group * mg) * plane + pixels.lowerBound
-                        guard mg >= 8 * t else {
-                            gemm(group, col, yb, pixels, 0..<mg)
-                            continue
-                        }
-                        DispatchQueueHelper.run(t) { i in
-                            let lower = panels * i / t * rowsPerPanel, upper = min(mg, panels * (i + 1) / t * rowsPerPanel)
-                            if lower < upper { gemm(group, col, yb, pixels, lower..<upper) }
-                        }
-                    }
+                    for index in 0..<bands.count { band(n, group, bands.band(index), bands.buffer(scratch, 0), 0..<mg, shared: true) }
                 }
             }
             imageDone(n)

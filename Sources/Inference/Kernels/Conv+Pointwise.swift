@@ -106,11 +106,9 @@ final class PointwiseConvKernel: Kernel {
                             if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }
                         }
                     } else {
-                        let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
-                        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
                         DispatchQueueHelper.run(t) { i in
-                            let lower = panels * i / t * rowsPerPanel, upper = min(m, panels * (i + 1) / t * rowsPerPanel)
-                            if lower < upper { call(n, x, rows: lower..<upper, cols: 0..<hw) }
+                            let rows = Parallel.panelRows(m, part: i, of: t)
+                            if !rows.isEmpty { call(n, x, rows: rows, cols: 0..<hw) }
                         }
                     }
                 }

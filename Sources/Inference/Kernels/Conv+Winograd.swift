@@ -253,14 +253,12 @@ final class WinogradConvKernel: Kernel {
                     case .steps:
                         forEachBand { tileRows in bandInSteps(xn, yn, u, b, tileRows: tileRows, scratch: scratch) }
                     case .outputChannels:
-                        let rowsPerPanel = Int(CK_PW_PANEL_ROWS)
-                        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
                         forEachBand { tileRows in
                             DispatchQueueHelper.run(t) { i in
-                                let lower = min(m, panels * i / t * rowsPerPanel), upper = min(m, panels * (i + 1) / t * rowsPerPanel)
-                                guard lower < upper else { return }
+                                let outputs = Parallel.panelRows(m, part: i, of: t)
+                                guard !outputs.isEmpty else { return }
                                 band(
-                                    xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: lower..<upper,
+                                    xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
                                     region: scratch + i * region)
                             }
                         }

@@ -1,6 +1,17 @@
+import CKernels
 import Tensor
 
 extension Parallel {
+    /// Output channels (rows) part `i` of `parts` takes when `rows` are shared in whole
+    /// 6-row panels of the packed GEMM kernel (CK_PW_PANEL_ROWS), so no panel is cut; empty
+    /// when there are fewer panels than parts.
+    static func panelRows(_ rows: Int, part i: Int, of parts: Int) -> Range<Int> {
+        let perPanel = Int(CK_PW_PANEL_ROWS)
+        let panels = (rows + perPanel - 1) / perPanel
+        let lower = min(rows, panels * i / parts * perPanel), upper = min(rows, panels * (i + 1) / parts * perPanel)
+        return lower..<max(lower, upper)
+    }
+
     /// sgemm split across the session's threads by the engine itself, OpenBLAS running
     /// single-threaded in each part.
     ///
