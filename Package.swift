@@ -45,8 +45,8 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
 
-        // Dense float32 tensors, .npy I/O, the BLAS calls.
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: computeSettings),
+        // Dense float32 tensors, .npy I/O, the BLAS calls (and the choice of OpenBLAS's kernels).
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: computeSettings),
 
         // ONNX model → graph IR → load-time passes → planned executor; kernels in Kernels/.
         .target(
@@ -111,7 +111,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "cnncodes", dependencies: ["CNNCodesCLI"]),
+        .executableTarget(name: "cnncodes", dependencies: ["CNNCodesCLI", "Tensor"]),
 
         // Test helpers: repository paths, ../shared lookup with skip, temporary directories.
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),

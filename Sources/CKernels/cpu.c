@@ -27,6 +27,27 @@ int ck_has_avx2_fma(void) {
 #endif
 }
 
+int ck_cpu_has_avx512_skylake(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    // The compiler runtime's feature bits already account for the OS (XCR0 must enable the
+    // opmask and ZMM state for the avx512 bits to be set).
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+int ck_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 const char *ck_isa_name(void) { return ck_has_avx2_fma() ? "avx2+fma" : "portable"; }
 
 static _Thread_local int engine_threads = 1;

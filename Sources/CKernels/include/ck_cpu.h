@@ -18,6 +18,15 @@ extern "C" {
 /// ck_force_portable(1) is not in effect.
 int ck_has_avx2_fma(void);
 
+/// 1 when the CPU runs the AVX-512 subsets of Intel's Skylake-SP and later (F, CD, BW, DQ, VL)
+/// and the OS saves their registers. Independent of CNNCODES_ISA and ck_force_portable: it
+/// describes the machine (OpenBLASCore uses it to pick OpenBLAS's kernels), not the kernels'
+/// choice.
+int ck_cpu_has_avx512_skylake(void);
+
+/// 1 when the CPU runs AVX2 and FMA (whatever CNNCODES_ISA says; see ck_cpu_has_avx512_skylake).
+int ck_cpu_has_avx2_fma(void);
+
 /// Tests: 1 forces every kernel onto its portable path, 0 restores run-time detection.
 /// Not synchronized: set it while no kernel runs.
 void ck_force_portable(int on);

@@ -168,7 +168,8 @@ struct ForwardCommand: ParsableCommand {
 
     /// OpenBLAS sgemm on 4096×4096 matrices (called under `BLAS.withThreads(threads)`), repeated
     /// for --seconds (at least 3 calls after a warm-up): the machine's attainable GFLOP/s, the
-    /// yardstick the forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak: X GFLOP/s`.
+    /// yardstick the forward benchmark's GFLOP/s are compared with. Prints `sgemm-peak … kernels=K: X GFLOP/s`,
+    /// K being OpenBLAS's kernel set (OpenBLASCore).
     private func measureSgemmPeak() {
         let n = 4096
         let a = (0..<(n * n)).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
@@ -189,7 +190,7 @@ struct ForwardCommand: ParsableCommand {
                     }
                     let elapsed = Date().timeIntervalSince(start)
                     let gflops = 2 * Double(n) * Double(n) * Double(n) * Double(calls) / elapsed / 1e9
-                    print(String(format: "sgemm-peak %dx%dx%d threads=%d: %.1f GFLOP/s", n, n, n, threads, gflops))
+                    print(String(format: "sgemm-peak %dx%dx%d threads=%d kernels=%@: %.1f GFLOP/s", n, n, n, threads, OpenBLASCore.current, gflops))
                 }
             }
         }
