@@ -8,6 +8,11 @@ static int forced_portable = -1;
 
 void ck_force_portable(int on) { forced_portable = on ? 1 : 0; }
 
+/// 1 while ck_force_avx2(1) caps the kernels at AVX2.
+static int forced_avx2 = 0;
+
+void ck_force_avx2(int on) { forced_avx2 = on ? 1 : 0; }
+
 int ck_has_avx2_fma(void) {
     if (forced_portable == 1) return 0;
 #if defined(__x86_64__) || defined(__i386__)
@@ -48,7 +53,21 @@ int ck_cpu_has_avx2_fma(void) {
 #endif
 }
 
-const char *ck_isa_name(void) { return ck_has_avx2_fma() ? "avx2+fma" : "portable"; }
+int ck_has_avx512(void) {
+    if (forced_avx2 == 1 || !ck_has_avx2_fma()) return 0;
+#if defined(__x86_64__)
+    static int cached = -1;  // benign race, as in ck_has_avx2_fma
+    if (cached < 0) {
+        const char *isa = getenv("CNNCODES_ISA");
+        cached = isa && strcmp(isa, "avx2") == 0 ? 0 : ck_cpu_has_avx512_skylake();
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+const char *ck_isa_name(void) { return ck_has_avx512() ? "avx512" : ck_has_avx2_fma() ? "avx2+fma" : "portable"; }
 
 static _Thread_local int engine_threads = 1;
 

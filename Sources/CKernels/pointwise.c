@@ -294,17 +294,153 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
     }
 }
 
+// ---- AVX-512: the same loop nest over strips of 32 columns, 6 × 32 tiles in 12 zmm ----
+//
+// On CPUs with AVX-512 (Intel since Skylake-SP) a zmm FMA does twice the work of a ymm one at
+// the same rate: measured on the Emerald Rapids Xeon of this project's machines, 170 against
+// 86 GFLOP/s per core, and ONNX Runtime's MLAS uses it. The panels stay 6 rows (the packing,
+// and every caller's row split in whole panels, are shared with the AVX2 path); a tile is
+// 6 rows × 2 zmm of 16 columns: per k two loads of X, six broadcasts of W, twelve FMAs. Ragged
+// edges are masked (AVX-512 masks make partial loads and stores cheap, and masked-off lanes
+// never fault); a strip's last 1 … 3 columns past whole vectors still take the AVX2 narrow
+// kernel (a 7×7 plane's 49 = 32 + 16 + 1).
+
+#define CK_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define CK_INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+
+/// Columns per strip of X on the AVX-512 path (two zmm).
+enum { STRIP512 = 32 };
+
+/// The fused epilogue on 16 lanes (see ck_activation.h for the kinds).
+CK_INLINE_AVX512 __m512 activate16(__m512 v, ck_activation a) {
+    switch (a.kind) {
+    case CK_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case CK_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a.lo)), _mm512_set1_ps(a.hi));
+    case CK_ACT_LEAKY: {
+        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, negative, v, _mm512_set1_ps(a.lo));
+    }
+    default: return v;
+    }
+}
+
+/// R rows (≤ 6) × V zmm (1 or 2) of 16 columns over k values of the panel; with MASKED the
+/// last zmm has only the lanes of `last` (loaded and stored under it).
+CK_INLINE_AVX512 void tile_avx512(const float *ap, const float *bias, const float *res, const float *x, float *y, int k, int ldx,
+                                  int ldy, int init, ck_activation act, __mmask16 last, const int R, const int V, const int MASKED) {
+    __m512 acc[PR][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            const float *from = init == INIT_Y ? y + (size_t)r * ldy + 16 * v : res ? res + (size_t)r * ldy + 16 * v : 0;
+            const __m512 start = bias && init == INIT_BIAS ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
+            acc[r][v] = !from ? start
+                        : _mm512_add_ps(start, (MASKED && v == V - 1) ? _mm512_maskz_loadu_ps(last, from) : _mm512_loadu_ps(from));
+        }
+    for (int kk = 0; kk < k; kk++) {
+        const float *xr = x + (size_t)kk * ldx;
+        __m512 b[2];
+        for (int v = 0; v < V; v++) b[v] = (MASKED && v == V - 1) ? _mm512_maskz_loadu_ps(last, xr + 16 * v) : _mm512_loadu_ps(xr + 16 * v);
+        const float *a = ap + (size_t)kk * PR;
+        for (int r = 0; r < R; r++) {
+            const __m512 av = _mm512_set1_ps(a[r]);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            const __m512 out = activate16(acc[r][v], act);
+            if (MASKED && v == V - 1)
+                _mm512_mask_storeu_ps(y + (size_t)r * ldy + 16 * v, last, out);
+            else
+                _mm512_storeu_ps(y + (size_t)r * ldy + 16 * v, out);
+        }
+}
+
+/// One panel of `rows` rows over `cols` (1 … 32) columns: picks the instantiation.
+CK_INLINE_AVX512 void tile_dispatch512(const float *ap, const float *bias, const float *res, const float *x, float *y, int rows,
+                                       int cols, int k, int ldx, int ldy, int init, ck_activation act, const int V, const int MASKED) {
+    const __mmask16 last = (__mmask16)((1u << (cols - 16 * (V - 1))) - 1u);
+    switch (rows) {
+    case 6: tile_avx512(ap, bias, res, x, y, k, ldx, ldy, init, act, last, 6, V, MASKED); break;
+    case 5: tile_avx512(ap, bias, res, x, y, k, ldx, ldy, init, act, last, 5, V, MASKED); break;
+    case 4: tile_avx512(ap, bias, res, x, y, k, ldx, ldy, init, act, last, 4, V, MASKED); break;
+    case 3: tile_avx512(ap, bias, res, x, y, k, ldx, ldy, init, act, last, 3, V, MASKED); break;
+    case 2: tile_avx512(ap, bias, res, x, y, k, ldx, ldy, init, act, last, 2, V, MASKED); break;
+    default: tile_avx512(ap, bias, res, x, y, k, ldx, ldy, init, act, last, 1, V, MASKED); break;
+    }
+}
+
+/// kb rows × cols (≤ 32) floats of X (row stride ldx) into dst (row stride 32), zero-filled.
+CK_INLINE_AVX512 void copy_strip32(const float *x, int ldx, int kb, int cols, float *dst) {
+    const __mmask16 lo = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1u);
+    const __mmask16 hi = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1u);
+    for (int kk = 0; kk < kb; kk++) {
+        const float *r = x + (size_t)kk * ldx;
+        _mm512_store_ps(dst + 32 * kk, _mm512_maskz_loadu_ps(lo, r));
+        _mm512_store_ps(dst + 32 * kk + 16, _mm512_maskz_loadu_ps(hi, r + 16));
+    }
+}
+
+/// block_avx2 over strips of 32 columns (see there for the loop order and the strip copy).
+static CK_AVX512 void block_avx512(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m,
+                                   int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end,
+                                   int init, ck_activation act) {
+    const float *xb = x + (size_t)k0 * ldx;
+    const int panels = (m + PR - 1) / PR;
+    const int pack = should_pack_strips(row_end - row_begin);
+    float strip[BLOCK_K_MAX * STRIP512] __attribute__((aligned(64)));
+    for (int j = col_begin; j < col_end; j += STRIP512) {
+        const int cols = col_end - j < STRIP512 ? col_end - j : STRIP512;
+        if (j + STRIP512 < col_end)
+            for (int kk = 0; kk < kb; kk++) {
+                _mm_prefetch((const char *)(xb + (size_t)kk * ldx + j + STRIP512), _MM_HINT_T0);
+                _mm_prefetch((const char *)(xb + (size_t)kk * ldx + j + STRIP512 + 16), _MM_HINT_T0);
+            }
+        const float *xs = xb + j;
+        int lds = ldx;
+        if (pack) {
+            copy_strip32(xb + j, ldx, kb, cols, strip);
+            xs = strip, lds = STRIP512;
+        }
+        const int tail = cols & 15, narrow = cols < STRIP512 && tail != 0 && tail <= CK_PW_NARROW_MAX;
+        const int wide = narrow ? cols - tail : cols;
+        if (narrow)
+            narrow_columns(packed + (size_t)k0 * panels * PR, kb, bias, residual ? residual + j + wide : 0, xs + wide,
+                           y + j + wide, lds, ldy, row_begin, row_end, tail, init, act);
+        for (int row = row_begin; wide > 0 && row < row_end; row += PR) {
+            const int rows = row_end - row < PR ? row_end - row : PR;
+            const float *ap = packed + ((size_t)k0 * panels + (size_t)(row / PR) * kb) * PR;
+            float *yt = y + (size_t)row * ldy + j;
+            const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
+            const float *bt = bias ? bias + row : 0;
+            if (j + STRIP512 < col_end)
+                for (int r = 0; r < rows; r++) {
+                    if (rt && init == INIT_BIAS) _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
+                }
+            if (wide == 32)
+                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 0);
+            else if (wide > 16)
+                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 1);
+            else if (wide == 16)
+                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 0);
+            else
+                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 1);
+        }
+    }
+}
+
 /// The k-blocks in order: the first starts from bias + residual, later ones add to Y (which
 /// holds the partial sum), the activation runs on the last one only. K = 0 still writes
 /// act(bias + residual).
-static CK_AVX2 void conv_avx2(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
-                              int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
+static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
+                        int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512) {
     const int blocks = block_count(k);
     const ck_activation none = {CK_ACT_NONE, 0, 0};
     for (int b = 0; b < blocks; b++) {
         const int k0 = block_start(k, b, blocks), k1 = block_start(k, b + 1, blocks);
-        block_avx2(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
-                   b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none);
+        (avx512 ? block_avx512 : block_avx2)(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin,
+                                             col_end, b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none);
     }
 }
 
@@ -315,7 +451,7 @@ int ck_pointwise_conv(const float *packed, const float *bias, const float *resid
     if (row_end > m) row_end = m;
 #if defined(__x86_64__)
     if (ck_has_avx2_fma()) {
-        conv_avx2(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act);
+        conv_blocks(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act, ck_has_avx512());
         return 1;
     }
 #endif

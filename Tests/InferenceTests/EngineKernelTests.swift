@@ -227,7 +227,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         for threads in [1, 2] {
             Parallel.threads = threads
             // The AVX2 path only where the CPU runs it (InstructionSet says so).
-            for avx2 in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
+            for avx2 in [false] + (InstructionSet.hasAVX2 ? [true] : []) {
                 for tile in [2, 4] {
                 let splits: [WinogradConvKernel.Split?] = threads == 1 ? [nil] : [nil, .tiles, .outputChannels, .steps]
                 for split in splits {

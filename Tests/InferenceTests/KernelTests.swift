@@ -33,7 +33,7 @@ final class KernelTests: XCTestCase, SeededKernelTest {
         ]
         let activations: [Activation] = [.clip(min: -0.5, max: 1.5), .relu, .leakyRelu(alpha: 0.1), .none]
         // The im2col GEMM on OpenBLAS and, where the CPU runs it, on the packed kernel.
-        for packed in [false] + (InstructionSet.name == "avx2+fma" ? [true] : []) {
+        for packed in [false] + (InstructionSet.hasAVX2 ? [true] : []) {
           for threads in [1, 2] {
             Parallel.threads = threads
             for (index, (input, weights, attributes)) in cases.enumerated() {

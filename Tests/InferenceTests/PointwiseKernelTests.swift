@@ -8,6 +8,7 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
 
     override func tearDown() {
         InstructionSet.forcePortable(false)
+        InstructionSet.forceAVX2(false)
         Parallel.threads = 1
     }
 
@@ -16,9 +17,14 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
     /// one image and batches 2–3 (whole images per thread), large planes split into column
     /// strips and small ones into row panels, strides 2 and (2, 3) (subsampled copy), every
     /// activation, with and without a fused residual input (added before the activation); one
-    /// and two threads. Without AVX2 (forced portable) the layer must go to
-    /// `ConvKernel` (OpenBLAS), which must match too.
+    /// and two threads; on the AVX2 path and, where the CPU has it, the AVX-512 one (strips of
+    /// 32 columns). Without AVX2 (forced portable) the layer must go to `ConvKernel`
+    /// (OpenBLAS), which must match too.
     func testPointwiseMatchesReference() throws {
+        try InstructionSet.eachVectorPath { isa in try checkPointwiseMatchesReference(isa: isa) }
+    }
+
+    private func checkPointwiseMatchesReference(isa: String) throws {
         let cases: [(input: [Int], outChannels: Int, strides: [Int], activation: Activation)] = [
             ([1, 8, 9, 7], 13, [1, 1], .clip(min: 0, max: 6)),
             ([2, 5, 3, 5], 7, [1, 1], .relu),
@@ -32,8 +38,10 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
             // row panels (weights outweigh the image, M > H·W).
             ([1, 40, 20, 20], 70, [1, 1], .clip(min: 0, max: 6)),
             ([1, 64, 9, 9], 200, [1, 1], .relu),
+            // 7×7 = 32 + 16 + 1 columns (the AVX-512 strip, a whole vector, the narrow kernel).
+            ([1, 50, 7, 7], 49, [1, 1], .relu),
         ]
-        let hasAVX2 = InstructionSet.name == "avx2+fma"
+        let hasAVX2 = InstructionSet.hasAVX2
         for portable in [false, true] {
             InstructionSet.forcePortable(portable)
             for threads in [1, 2] {
@@ -66,7 +74,7 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                     let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(
                         diff, 1e-4,
-                        "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads)")
+                        "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads) \(isa)")
                   }
                 }
             }
@@ -80,10 +88,16 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
     /// the path that copies each strip of X first (full and ragged strips). Strips ending in 1,
     /// 2 or 3 columns past whole vectors (n 49, 27, 18, 3 here) take the narrow kernel, with 1,
     /// 2, 3 or 4 panels per call and a short last panel.
+    /// On the AVX-512 path too where the CPU has it (strips of 32: n 81 and 50 end in strips of
+    /// 1 and 2 columns past a whole strip).
     func testPackedGEMMAcrossKBlocks() throws {
-        try XCTSkipUnless(InstructionSet.name == "avx2+fma", "the packed kernel runs only on AVX2+FMA")
+        try XCTSkipUnless(InstructionSet.hasAVX2, "the packed kernel runs only on AVX2+FMA")
+        try InstructionSet.eachVectorPath { isa in try checkPackedGEMMAcrossKBlocks(isa: isa) }
+    }
+
+    private func checkPackedGEMMAcrossKBlocks(isa: String) throws {
         for k in [1, 127, 255, 256, 257, 383, 384, 700] {
-            for (m, n) in [(13, 37), (6, 16), (1, 5), (61, 45), (60, 7), (61, 49), (13, 27), (20, 18), (7, 3)] {
+            for (m, n) in [(13, 37), (6, 16), (1, 5), (61, 45), (60, 7), (61, 49), (13, 27), (20, 18), (7, 3), (61, 81), (13, 50)] {
                 for useBias in [false, true] {
                     for useResidual in [false, true] {
                         let ldx = n + 3, ldy = n + 2
@@ -118,7 +132,7 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                                 worst = max(worst, abs(Double(got) - min(max(sum, -2), 3)))
                             }
                         }
-                        XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(useResidual)")
+                        XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(useResidual) \(isa)")
                     }
                 }
             }

@@ -18,6 +18,16 @@ extern "C" {
 /// ck_force_portable(1) is not in effect.
 int ck_has_avx2_fma(void);
 
+/// 1 when the kernels that have an AVX-512 path use it: ck_has_avx2_fma() is 1, the CPU runs
+/// AVX-512 as Skylake-SP and later do (ck_cpu_has_avx512_skylake), the environment does not
+/// say CNNCODES_ISA=avx2, and ck_force_avx2(1) is not in effect. Kernels without an AVX-512
+/// path run their AVX2 code on such a machine.
+int ck_has_avx512(void);
+
+/// Tests: 1 caps every kernel at its AVX2 path (as CNNCODES_ISA=avx2 does for a whole
+/// process), 0 restores run-time detection. Not synchronized: set it while no kernel runs.
+void ck_force_avx2(int on);
+
 /// 1 when the CPU runs the AVX-512 subsets of Intel's Skylake-SP and later (F, CD, BW, DQ, VL)
 /// and the OS saves their registers. Independent of CNNCODES_ISA and ck_force_portable: it
 /// describes the machine (OpenBLASCore uses it to pick OpenBLAS's kernels), not the kernels'
@@ -32,7 +42,8 @@ int ck_cpu_has_avx2_fma(void);
 void ck_force_portable(int on);
 
 /// The instruction set the kernels use on this machine, for logs and benchmarks:
-/// "avx2+fma" or "portable".
+/// "avx512" (some kernels have an AVX-512 path and use it; the rest run AVX2), "avx2+fma" or
+/// "portable".
 const char *ck_isa_name(void);
 
 /// Threads the engine's loops may use when called from the calling thread: thread-local, so

@@ -2,7 +2,8 @@
 // Y[m][j] = act(bias[m] (+ R[m][j]) + Σ_k W[m][k] · X[k][j]) for one image (X = the NCHW input as a
 // [C × H·W] matrix, Y = the output as [M × H·W]). The weights are packed once at load time;
 // X is read in place (no packing) and Y is written once (no zeroing pass, no separate bias /
-// activation pass over it). AVX2+FMA micro-kernel of 6 rows × 16 columns; AVX2+FMA only.
+// activation pass over it). Micro-kernels of 6 rows × 16 columns (AVX2+FMA) or 6 rows × 32
+// columns (AVX-512, where ck_has_avx512()); nothing without AVX2+FMA.
 // The same function is the engine's packed GEMM for the Winograd products (bias NULL, no
 // activation) and for im2col convolutions (X = the column matrix).
 #ifndef CK_POINTWISE_H
