@@ -336,14 +336,40 @@ CK_INLINE_AVX512 void tile_avx512(const float *ap, const float *bias, const floa
             acc[r][v] = !from ? start
                         : _mm512_add_ps(start, (MASKED && v == V - 1) ? _mm512_maskz_loadu_ps(last, from) : _mm512_loadu_ps(from));
         }
-    for (int kk = 0; kk < k; kk++) {
-        const float *xr = x + (size_t)kk * ldx;
-        __m512 b[2];
-        for (int v = 0; v < V; v++) b[v] = (MASKED && v == V - 1) ? _mm512_maskz_loadu_ps(last, xr + 16 * v) : _mm512_loadu_ps(xr + 16 * v);
-        const float *a = ap + (size_t)kk * PR;
-        for (int r = 0; r < R; r++) {
-            const __m512 av = _mm512_set1_ps(a[r]);
-            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
+    if (V == 1) {
+        // One zmm per row gives only R ≤ 6 chains of dependent FMAs, fewer than the 8 that keep
+        // two FMA pipes of latency 4 busy: even and odd k accumulate apart (acc[r][1]), summed
+        // at the end. (Sixteen-column tiles: F(2×2) Winograd products at 7×7, whose 16 tiles
+        // are one vector, and the 16-column rest of 49- and 196-column planes.)
+        for (int r = 0; r < R; r++) acc[r][1] = _mm512_setzero_ps();
+        int kk = 0;
+        for (; kk + 2 <= k; kk += 2) {
+            const float *xr = x + (size_t)kk * ldx;
+            const __m512 b0 = MASKED ? _mm512_maskz_loadu_ps(last, xr) : _mm512_loadu_ps(xr);
+            const __m512 b1 = MASKED ? _mm512_maskz_loadu_ps(last, xr + ldx) : _mm512_loadu_ps(xr + ldx);
+            const float *a = ap + (size_t)kk * PR;
+            for (int r = 0; r < R; r++) {
+                acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(_mm512_set1_ps(a[PR + r]), b1, acc[r][1]);
+            }
+        }
+        if (kk < k) {
+            const float *xr = x + (size_t)kk * ldx;
+            const __m512 b0 = MASKED ? _mm512_maskz_loadu_ps(last, xr) : _mm512_loadu_ps(xr);
+            const float *a = ap + (size_t)kk * PR;
+            for (int r = 0; r < R; r++) acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r][0]);
+        }
+        for (int r = 0; r < R; r++) acc[r][0] = _mm512_add_ps(acc[r][0], acc[r][1]);
+    } else {
+        for (int kk = 0; kk < k; kk++) {
+            const float *xr = x + (size_t)kk * ldx;
+            __m512 b[2];
+            for (int v = 0; v < V; v++) b[v] = (MASKED && v == V - 1) ? _mm512_maskz_loadu_ps(last, xr + 16 * v) : _mm512_loadu_ps(xr + 16 * v);
+            const float *a = ap + (size_t)kk * PR;
+            for (int r = 0; r < R; r++) {
+                const __m512 av = _mm512_set1_ps(a[r]);
+                for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
+            }
         }
     }
     for (int r = 0; r < R; r++)
