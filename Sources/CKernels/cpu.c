@@ -22,8 +22,7 @@ int ck_has_avx2_fma(void) {
         if (isa && strcmp(isa, "portable") == 0) {
             cached = 0;
         } else {
-            __builtin_cpu_init();
-            cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+            cached = ck_cpu_has_avx2_fma();
         }
     }
     return cached;
