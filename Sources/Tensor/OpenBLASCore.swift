@@ -39,7 +39,7 @@ public enum OpenBLASCore {
     /// The OPENBLAS_CORETYPE to run with instead of `current`, or nil when OpenBLAS's choice
     /// stands: the user set the variable, the chosen set already uses AVX2, or the CPU has
     /// nothing better.
-    public static func correction(current: String, userSetting: String?, avx512: Bool, avx2FMA: Bool) -> String? {
+    static func correction(current: String, userSetting: String?, avx512: Bool, avx2FMA: Bool) -> String? {
         guard userSetting == nil, preAVX2Cores.contains(current.lowercased()) else { return nil }
         if avx512 { return "SkylakeX" }
         if avx2FMA { return "Haswell" }
@@ -52,7 +52,7 @@ public enum OpenBLASCore {
     static var cpuHasAVX2FMA: Bool { ck_cpu_has_avx2_fma() != 0 }
 
     /// `correction` for this process and this CPU.
-    public static var correctionForThisMachine: String? {
+    static var correctionForThisMachine: String? {
         correction(
             current: current, userSetting: getenv("OPENBLAS_CORETYPE").map { String(cString: $0) },
             avx512: cpuHasAVX512, avx2FMA: cpuHasAVX2FMA)

@@ -10,20 +10,9 @@ import XCTest
 final class ExtractionKillTests: XCTestCase {
     static let layer = "/_avg_pooling/GlobalAveragePool_output_0"
 
-    private func binary() throws -> URL {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cnncodes"),
-            TestPaths.repositoryRoot.appendingPathComponent(".build/debug/cnncodes"),
-        ]
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the cnncodes executable is not built; run swift build first")
-        }
-        return found
-    }
-
     private func extract(store: URL, images: URL, model: URL, environment: [String: String] = [:], killAfter seconds: Double? = nil) throws -> Int32 {
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = try TestPaths.requireExecutable()
         process.arguments = ["extract", "--model", model.path, "--layer", Self.layer, "--profile", "efficientnet-lite",
                              "--images", images.path, "--store", store.path, "--collection", "c", "--batch", "4", "--quiet"]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

@@ -20,14 +20,7 @@ final class KillTests: XCTestCase {
     private var expected: [String: [UInt32]] = [:]
 
     override func setUpWithError() throws {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cnncodes"),
-            TestPaths.repositoryRoot.appendingPathComponent(".build/debug/cnncodes"),
-        ]
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the cnncodes executable is not built (looked at \(candidates.map(\.path))); run swift build first")
-        }
-        binary = found
+        binary = try TestPaths.requireExecutable()
         let directory = try TestPaths.temporaryDirectory(self)
         source = directory.appendingPathComponent("source")
         storeURL = directory.appendingPathComponent("store")

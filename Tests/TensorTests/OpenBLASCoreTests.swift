@@ -23,13 +23,7 @@ final class OpenBLASCoreTests: XCTestCase {
     /// Runs the debug `cnncodes --help` with OPENBLAS_VERBOSE=2, which makes OpenBLAS print
     /// "Core: NAME" each time it loads: the last one is the kernel set the commands run on.
     func testExecutableRunsOnKernelsThatUseThisCPU() throws {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cnncodes"),
-            TestPaths.repositoryRoot.appendingPathComponent(".build/debug/cnncodes"),
-        ]
-        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the cnncodes executable is not built (looked at \(candidates.map(\.path))); run swift build first")
-        }
+        let binary = try TestPaths.requireExecutable()
         let process = Process()
         process.executableURL = binary
         process.arguments = ["--help"]

@@ -43,6 +43,19 @@ public enum TestPaths {
         return url
     }
 
+    /// The debug `cnncodes` executable (beside the test bundle, else in .build/debug), or an
+    /// `XCTSkip` when it is not built: tests that run the real process (kills, restarts) use it.
+    public static func requireExecutable() throws -> URL {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cnncodes"),
+            repositoryRoot.appendingPathComponent(".build/debug/cnncodes"),
+        ]
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("the cnncodes executable is not built (looked at \(candidates.map(\.path))); run swift build first")
+        }
+        return found
+    }
+
     /// A fresh temporary directory, removed when the test ends.
     public static func temporaryDirectory(_ testCase: XCTestCase) throws -> URL {
         let url = FileManager.default.temporaryDirectory
