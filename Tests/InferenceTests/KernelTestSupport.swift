@@ -40,6 +40,23 @@ extension Kernel {
     /// output starts as NaN (every element must be written) and the scratch area
     /// (`scratchCount` floats, at least 1) as `scratchFill`: NaN, unless a test means to
     /// allow a kernel to read zeroed scratch.
+    /// The output computed into input `donor`'s own buffer (which holds that input's values
+    /// when the kernel starts), as ExecutionPlan runs a kernel whose `overwritableInput` it is.
+    func outputInPlace(inputs: [[Float]?], overwriting donor: Int) -> [Float] {
+        let pointers = inputs.map { values -> UnsafeMutablePointer<Float>? in
+            guard let values else { return nil }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
+            p.initialize(from: values, count: values.count)
+            return p
+        }
+        defer { for p in pointers { p?.deallocate() } }
+        var scratch = [Float](repeating: .nan, count: max(1, scratchCount))
+        scratch.withUnsafeMutableBufferPointer { sp in
+            run(inputs: pointers.map { $0.map { UnsafePointer($0) } }, outputs: [pointers[donor]!], scratch: sp.baseAddress!)
+        }
+        return Array(UnsafeBufferPointer(start: pointers[donor]!, count: inputs[donor]!.count))
+    }
+
     func output(inputs: [[Float]?], outputCount: Int, scratchFill: Float = .nan) -> [Float] {
         let pointers = inputs.map { values -> UnsafeMutablePointer<Float>? in
             guard let values else { return nil }

@@ -17,7 +17,8 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
     /// one image and batches 2–3 (whole images per thread), large planes split into column
     /// strips and small ones into row panels, strides 2 and (2, 3) (subsampled copy), every
     /// activation, with and without a fused residual input (added before the activation); one
-    /// and two threads; on the AVX2 path and, where the CPU has it, the AVX-512 one (strips of
+    /// and two threads; fused residuals also in place (the output written over the residual, as
+    /// the planner runs them); on the AVX2 path and, where the CPU has it, the AVX-512 one (strips of
     /// 32 columns). Without AVX2 (forced portable) the layer must go to `ConvKernel`
     /// (OpenBLAS), which must match too.
     func testPointwiseMatchesReference() throws {
@@ -40,6 +41,8 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 64, 9, 9], 200, [1, 1], .relu),
             // 7×7 = 32 + 16 + 1 columns (the AVX-512 strip, a whole vector, the narrow kernel).
             ([1, 50, 7, 7], 49, [1, 1], .relu),
+            // K = 300: two k-blocks (the second reads the first's partial sums from Y).
+            ([1, 300, 5, 7], 20, [1, 1], .relu),
         ]
         let hasAVX2 = InstructionSet.hasAVX2
         for portable in [false, true] {
@@ -75,6 +78,14 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                     XCTAssertLessThan(
                         diff, 1e-4,
                         "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads) \(isa)")
+                    if let donor = kernel.overwritableInput {
+                        // In place, as the planner may run it: the output written over the residual.
+                        XCTAssertEqual(donor, 3)
+                        let inPlace = kernel.outputInPlace(inputs: [c.x, nil, nil, r], overwriting: donor)
+                        XCTAssertLessThan(
+                            maxAbsDifference(inPlace, expected), 1e-4,
+                            "in place: pointwise \(input) M \(outChannels) strides \(strides) threads \(threads) \(isa)")
+                    }
                   }
                 }
             }

@@ -47,16 +47,22 @@ extension Operator {
 
 /// A runtime step on float buffers. `inputs[i]` is nil for constant inputs (kernels capture
 /// constants when they are made) and absent optional inputs. Buffers hold exactly the
-/// element counts of the planned shapes; outputs never alias inputs.
+/// element counts of the planned shapes; outputs never alias inputs, except output 0 and the
+/// input a kernel names in `overwritableInput`.
 protocol Kernel: AnyObject {
     /// Floats of scratch memory `run` needs (im2col columns, padded planes); the executor
     /// allocates one scratch area of the largest size and lends it to every step in turn.
     var scratchCount: Int { get }
+    /// An input (index) of output 0's shape that `run` reads each element of before it writes
+    /// that element of output 0, and nothing of it after: the planner may then put output 0 in
+    /// that input's buffer when this step is the input's last reader (ExecutionPlan).
+    var overwritableInput: Int? { get }
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>)
 }
 
 extension Kernel {
     var scratchCount: Int { 0 }
+    var overwritableInput: Int? { nil }
 }
 
 /// The fallback kernel: copies runtime inputs into host tensors and calls `evaluate`.

@@ -39,6 +39,13 @@ final class PointwiseConvKernel: Kernel {
 
     var isStrided: Bool { g.window.strideH != 1 || g.window.strideW != 1 }
 
+    /// The residual: each tile of Y loads its residual values (and, on later k-blocks, Y's
+    /// partial sums) before it stores to the same place, and no tile reads another's. Written
+    /// in place, the output's lines are already in cache when the tile stores (read for the
+    /// residual a moment before) instead of being fetched for ownership from a second 3 MB
+    /// buffer, and the pass touches two large tensors instead of three.
+    var overwritableInput: Int? { residual ? 3 : nil }
+
     init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, residual: Bool = false) {
         g = geometry; self.bias = bias; self.activation = activation; self.residual = residual
         threads = max(1, Parallel.threads)

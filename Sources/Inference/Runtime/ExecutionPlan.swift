@@ -4,7 +4,9 @@ import Foundation
 /// assignment computed once. Tensors whose lifetimes do not overlap share a buffer (greedy
 /// best fit by element count); view ops (Reshape, Flatten, …) share their input's buffer, and
 /// the inputs of an end-to-end Concat live in slices of its output's buffer
-/// (ExecutionPlan+ConcatInPlace.swift).
+/// (ExecutionPlan+ConcatInPlace.swift), and a kernel that reads an input element by element
+/// before writing its output there (a 1×1 conv's fused residual) gets that input's buffer for
+/// its output when it is the input's last reader (`overwrittenInput`).
 final class ExecutionPlan {
     /// A tensor's place: a buffer and an element offset into it (non-zero for Concat slices).
     struct Slot: Equatable {
@@ -134,8 +136,19 @@ final class ExecutionPlan {
 
         var steps: [Step] = []
         var scratch = 0
+        /// The root whose buffer this step's output 0 took over (`overwrittenInput`) and the buffer.
+        var donated: (String, Int)?
         for (index, (step, kernel)) in zip(program.steps, kernels).enumerated() {
             if let kernel {
+                if let donor = ExecutionPlan.overwrittenInput(
+                    step, index: index, kernel: kernel, root: root, offset: offset, lastUse: lastUse, values: program.values,
+                    graphInput: inputName), let b = bufferOf[donor]
+                {
+                    // Output 0 takes over the input's buffer; it is no longer the input's to release.
+                    bufferOf[step.node.outputs[0]] = b
+                    bufferOf[donor] = nil
+                    donated = (donor, b)
+                }
                 let outs = step.node.outputs.map { name -> Slot in
                     let r = root[name] ?? name
                     if let b = bufferOf[r] { return Slot(buffer: b, offset: offset[name] ?? 0) }
@@ -147,8 +160,10 @@ final class ExecutionPlan {
                 }
                 let ins = step.node.inputs.enumerated().map { i, name -> Slot? in
                     guard !name.isEmpty, step.inputInfos[i]?.constant == nil else { return nil }
+                    if let (donor, b) = donated, root[name] == donor { return Slot(buffer: b, offset: 0) }
                     return slot(name)
                 }
+                donated = nil
                 steps.append(
                     Step(
                         label: step.node.label, opType: step.node.opType,
@@ -181,5 +196,25 @@ final class ExecutionPlan {
             }
         }
         self.outputs = outputs
+    }
+
+    /// The root of the input whose buffer `step`'s output 0 may take over: the input the kernel
+    /// names (`Kernel.overwritableInput`), when this step is its last reader, it is a whole
+    /// tensor of output 0's size computed at run time (not the graph input, not a slice of a
+    /// Concat's buffer), no other input of the step shares its buffer, and output 0 is a
+    /// whole tensor of its own (no view, no Concat slice). Else nil.
+    static func overwrittenInput(
+        _ step: Program.Step, index: Int, kernel: Kernel, root: [String: String], offset: [String: Int], lastUse: [String: Int],
+        values: [String: ValueInfo], graphInput: String
+    ) -> String? {
+        guard let i = kernel.overwritableInput, i < step.node.inputs.count, step.inputInfos[i]?.constant == nil,
+            let output = step.node.outputs.first, !output.isEmpty, root[output] == output, (offset[output] ?? 0) == 0
+        else { return nil }
+        let name = step.node.inputs[i]
+        guard !name.isEmpty, let r = root[name], r != graphInput, lastUse[r] == index, (offset[name] ?? 0) == 0,
+            let size = values[output]?.count, values[r]?.count == size, values[name]?.count == size
+        else { return nil }
+        let others = step.node.inputs.enumerated().filter { $0.offset != i && !$0.element.isEmpty }
+        return others.contains { root[$0.element] == r } ? nil : r
     }
 }
