@@ -410,10 +410,16 @@ CK_INLINE_AVX512 void copy_strip32(const float *x, int ldx, int kb, int cols, fl
 /// block_avx2 over strips of 32 columns (see there for the loop order and the strip copy).
 static CK_AVX512 void block_avx512(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m,
                                    int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end,
-                                   int init, ck_activation act) {
+                                   int init, ck_activation act, const float *next, size_t next_floats) {
     const float *xb = x + (size_t)k0 * ldx;
     const int panels = (m + PR - 1) / PR;
     const int pack = should_pack_strips(row_end - row_begin);
+    // The next k-block's panels (our rows of them) are fetched into L2 spread evenly over this
+    // block's tiles, so that memory streams while the FMAs run (see conv_blocks).
+    const size_t next_lines = next ? (next_floats + 15) / 16 : 0;
+    const size_t tiles = (size_t)((col_end - col_begin + STRIP512 - 1) / STRIP512) * (size_t)((row_end - row_begin + PR - 1) / PR);
+    const size_t lines_per_tile = tiles ? (next_lines + tiles - 1) / tiles : 0;
+    size_t next_line = 0;
     float strip[BLOCK_K_MAX * STRIP512] __attribute__((aligned(64)));
     for (int j = col_begin; j < col_end; j += STRIP512) {
         const int cols = col_end - j < STRIP512 ? col_end - j : STRIP512;
@@ -450,6 +456,8 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
                     _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
                     _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
                 }
+            for (size_t l = 0; l < lines_per_tile && next_line < next_lines; l++, next_line++)
+                _mm_prefetch((const char *)(next + 16 * next_line), _MM_HINT_T1);
             if (wide == 32)
                 tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 0);
             else if (wide > 16)
@@ -465,14 +473,36 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
 /// The k-blocks in order: the first starts from bias + residual, later ones add to Y (which
 /// holds the partial sum), the activation runs on the last one only. K = 0 still writes
 /// act(bias + residual).
+///
+/// On AVX-512 each block also fetches the next block's panels into L2 while it computes (a
+/// few prefetches per tile, spread over all its tiles). At batch 1 a layer's weights come
+/// from memory on every pass, and without this the first strip of each block streamed its
+/// panels at the FMAs' pace, the memory idle during the block's other strips: measured with
+/// the weights flushed from cache (one thread, CPU time, M×K×N) 512×4608×49 2.50 → 2.21 ms,
+/// 256×2304×49 0.61 → 0.55, 2048×512×49 1.08 → 1.03; in open-nsfw its 7×7 im2col layers
+/// 0.99 → 0.83 ms and 0.78 → 0.69 (interleaved rounds). The first block of a call stays cold.
 static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                         int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512) {
     const int blocks = block_count(k);
     const ck_activation none = {CK_ACT_NONE, 0, 0};
+    const int panels = (m + PR - 1) / PR;
     for (int b = 0; b < blocks; b++) {
         const int k0 = block_start(k, b, blocks), k1 = block_start(k, b + 1, blocks);
-        (avx512 ? block_avx512 : block_avx2)(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin,
-                                             col_end, b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none);
+        if (avx512) {
+            // Our panels of block b + 1: rows [row_begin, row_end) of it, k-major inside a panel.
+            const float *next = 0;
+            size_t next_floats = 0;
+            if (b + 1 < blocks) {
+                const int k2 = block_start(k, b + 2, blocks);
+                next = packed + ((size_t)k1 * panels + (size_t)(row_begin / PR) * (k2 - k1)) * PR;
+                next_floats = (size_t)((row_end - row_begin + PR - 1) / PR) * (k2 - k1) * PR;
+            }
+            block_avx512(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
+                         b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none, next, next_floats);
+        } else {
+            block_avx2(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
+                       b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none);
+        }
     }
 }
 
