@@ -67,6 +67,21 @@ final class KernelTests: XCTestCase, SeededKernelTest {
     /// there: 28×28 here) equals `ConvReference` within 1e-4 relative to the output's
     /// magnitude: even and odd output sizes, pads 0/1/asymmetric, one and several tile-row
     /// bands, batch 2, one and two threads.
+    /// Which 3×3 layers take Winograd: not the small planes whose transformed weights exceed
+    /// 2 MB (open-nsfw's and ResNet-50's 7×7 stages: im2col streams 9/16 of the bytes), but
+    /// small planes with small weights (DenseNet-121's 7×7 128 → 32) and larger planes.
+    func testWinogradSkipsWeightBoundSmallPlanes() throws {
+        let cases: [(input: [Int], weights: [Int], winograd: Bool)] = [
+            ([1, 256, 7, 7], [256, 256, 3, 3], false), ([1, 512, 7, 7], [512, 512, 3, 3], false),
+            ([1, 128, 7, 7], [32, 128, 3, 3], true), ([1, 160, 7, 7], [180, 160, 3, 3], true),
+            ([1, 512, 14, 14], [512, 512, 3, 3], true), ([1, 256, 13, 13], [384, 256, 3, 3], true),
+        ]
+        for (input, weights, winograd) in cases {
+            let g = try ConvOp(node: node(["pads": .ints([1, 1, 1, 1])])).geometry(input: input, weights: weights)
+            XCTAssertEqual(WinogradConvKernel.applies(to: g), winograd, "\(input) \(weights)")
+        }
+    }
+
     func testWinogradConvMatchesReference() throws {
         let cases: [(input: [Int], weights: [Int], attributes: [String: Attribute], band: Int?)] = [
             ([2, 16, 12, 12], [16, 16, 3, 3], ["pads": .ints([1, 1, 1, 1])], nil),

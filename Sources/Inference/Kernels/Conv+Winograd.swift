@@ -88,13 +88,28 @@ final class WinogradConvKernel: Kernel {
     /// transforms (these cost ~O(16·(C+M)) per tile against 16·C·M in the GEMMs), and at
     /// least 7×7 outputs per plane: below that the 16 GEMMs get too narrow (N = tiles) and odd
     /// sizes waste a larger share of each tile. At 7×7 (16 tiles compute 64 outputs for 49)
-    /// it still wins: ResNet-50's three 512-channel 7×7 layers 4.0 → 3.5 ms each, the
+    /// it won on the EPYC: ResNet-50's three 512-channel 7×7 layers 4.0 → 3.5 ms each, the
     /// model 101 → 97 ms per image on one thread; DenseNet-121 and Inception v1 unchanged.
+    ///
+    /// Except small planes with large weights (`weightBound`): at batch 1 a layer's weights
+    /// come from memory on every pass, and F(2×2)'s transformed weights are 16/9 the size of
+    /// the 3×3 ones (16·M·C floats: 4 MB for 256 channels), while a 7×7 plane gives each
+    /// weight only 16 tiles of work. On the Emerald Rapids Xeon (one thread, CPU time, with the
+    /// packed GEMM prefetching its next k-block) im2col ran open-nsfw's three 256-channel 7×7
+    /// layers 0.97 → 0.76 ms each; ResNet-50's 512-channel ones the same within noise
+    /// (2.7–3.1 ms); DenseNet-121's 7×7 layers (128 → 32, 0.6 MB transformed) stay Winograd:
+    /// on im2col its ConvKernel time doubled (3.0 → 6.0 ms).
     static func applies(to g: ConvGeometry) -> Bool {
         let w = g.window
         return g.group == 1 && w.kernelH == 3 && w.kernelW == 3 && w.strideH == 1 && w.strideW == 1
             && w.dilationH == 1 && w.dilationW == 1 && g.inChannels >= 16 && g.outChannels >= 16
-            && w.outH * w.outW >= 49
+            && w.outH * w.outW >= 49 && !weightBound(g)
+    }
+
+    /// An F(2×2) plane (sides below `minimumF4Side`) whose transformed weights (16·M·C floats)
+    /// exceed 2 MB, an L2 of this project's machines (see `applies`).
+    static func weightBound(_ g: ConvGeometry) -> Bool {
+        min(g.window.outH, g.window.outW) < minimumF4Side && 16 * g.outChannels * g.inChannels * 4 > 2 << 20
     }
 
     /// F(4×4, 3×3) for output planes at least this many outputs a side, else F(2×2, 3×3).
