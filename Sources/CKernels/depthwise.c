@@ -53,6 +53,9 @@ enum { CK_DW_BLOCK_MAX_PIXELS = 2048 };
 
 typedef enum { GROUP_NONE, GROUP_BLOCK, GROUP_ROWS } group_mode;
 
+/// Channels per pixel of the widest group path (AVX-512: 16; AVX2: 8).
+enum { GROUP_LANES_MAX = 16 };
+
 /// How the 8-channel path runs for this window (GROUP_NONE: one plane at a time). Both group
 /// paths need 8 pixels in and out (their last vector overlaps the previous one); the row path
 /// needs rows of 8 and at most 16 kernel rows (its row pointer array).
@@ -72,11 +75,12 @@ static int ring_rows(const ck_window *g) { return (g->kernel_h - 1) * g->dilatio
 /// floats); GROUP_ROWS: the ring of padded rows and a zero row.
 static size_t group_scratch_floats(const ck_window *g) {
     const size_t taps = (size_t)g->kernel_h * g->kernel_w, pw = (size_t)padded_w(g);
+    // Sized for GROUP_LANES_MAX channels per pixel (the AVX-512 path's 16), 64-byte aligned.
     switch (group_mode_of(g)) {
     case GROUP_BLOCK:
-        return 8 + taps * 8 + (size_t)padded_h(g) * pw * 8 + taps + (size_t)g->in_h * g->in_w +
+        return 16 + taps * GROUP_LANES_MAX + (size_t)padded_h(g) * pw * GROUP_LANES_MAX + taps + (size_t)g->in_h * g->in_w +
                (size_t)g->out_h * g->out_w;
-    case GROUP_ROWS: return 8 + taps * 8 + ((size_t)ring_rows(g) + 1) * pw * 8;
+    case GROUP_ROWS: return 16 + taps * GROUP_LANES_MAX + ((size_t)ring_rows(g) + 1) * pw * GROUP_LANES_MAX;
     default: return 0;
     }
 }
@@ -405,6 +409,164 @@ static CK_AVX2 void group8_rows_avx2(const float *x, const float *w, const float
     }
 }
 
+// ---- AVX-512: sixteen channels at once ----
+//
+// The same two group paths with one zmm per pixel (16 channels of it): each FMA does the work
+// of two AVX2 ones and the loads stay one per FMA. The pixel-major layout has 16 floats per
+// pixel, so the offset tables (built in 8-float units for the AVX2 path) are doubled at use.
+// Transposes stay 8×8 (two per block: channels 0–7 and 8–15), one 16×16 transpose costing
+// more shuffles than two 8×8 ones plus the 256-bit halves.
+
+#define CK_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+#define CK_INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f,avx512vl,avx512dq,avx2,fma")))
+
+CK_INLINE_AVX512 __m512 activate16(__m512 v, ck_activation a) {
+    switch (a.kind) {
+    case CK_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case CK_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a.lo)), _mm512_set1_ps(a.hi));
+    case CK_ACT_LEAKY: {
+        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, negative, v, _mm512_set1_ps(a.lo));
+    }
+    default: return v;
+    }
+}
+
+/// 8 pixels of 16 channels (x + j·plane + q for channel j) into pixel-major vectors at
+/// dst(n) (16 floats each, channels 0–7 then 8–15).
+#define CK_DW_TRANSPOSE_IN16(src, plane, q, dst)                                                                       \
+    do {                                                                                                               \
+        for (int half = 0; half < 2; half++) {                                                                         \
+            __m256 r[8];                                                                                               \
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps((src) + (size_t)(8 * half + j) * (plane) + (q));        \
+            transpose8(r);                                                                                             \
+            for (int n = 0; n < 8; n++) _mm256_store_ps((dst(n)) + 8 * half, r[n]);                                    \
+        }                                                                                                              \
+    } while (0)
+
+/// Weights of 16 channels ([16][taps]) to tap vectors w16[taps][16], as transpose_weights does
+/// for 8: channels 0–7 into the low half of each tap vector, 8–15 into the high half.
+CK_INLINE_AVX512 void transpose_weights16(const float *w, int taps, float *w16) {
+    for (int half = 0; half < 2; half++) {
+        const float *wh = w + (size_t)8 * half * taps;
+        if (taps < 8) {
+            for (int t = 0; t < taps; t++)
+                for (int j = 0; j < 8; j++) w16[t * 16 + 8 * half + j] = wh[(size_t)j * taps + t];
+            continue;
+        }
+        for (int t = 0; t < taps; t += 8) {
+            if (t + 8 > taps) t = taps - 8;
+            __m256 r[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(wh + (size_t)j * taps + t);
+            transpose8(r);
+            for (int n = 0; n < 8; n++) _mm256_store_ps(w16 + (t + n) * 16 + 8 * half, r[n]);
+        }
+    }
+}
+
+/// Activation, then 8 pixels × 16 channels back to planes: y + j·plane + q for channel j.
+CK_INLINE_AVX512 void store_block16(const __m512 a[8], ck_activation act, float *y, size_t out_plane, int q) {
+    __m256 lo[8], hi[8];
+    for (int n = 0; n < 8; n++) {
+        const __m512 v = activate16(a[n], act);
+        lo[n] = _mm512_castps512_ps256(v);
+        hi[n] = _mm512_extractf32x8_ps(v, 1);
+    }
+    transpose8(lo);
+    transpose8(hi);
+    for (int j = 0; j < 8; j++) {
+        _mm256_storeu_ps(y + (size_t)j * out_plane + q, lo[j]);
+        _mm256_storeu_ps(y + (size_t)(8 + j) * out_plane + q, hi[j]);
+    }
+}
+
+/// group8_avx2 for 16 channels (xs: 16 floats per padded pixel; tables in 8-float units).
+static CK_AVX512 void group16_avx512(const float *x, size_t in_plane, const float *w, const float *bias, float *y,
+                                     size_t out_plane, const ck_window *g, ck_activation act, float *xs, float *w16,
+                                     const int *tap_off, const int *in_off, const int *out_off) {
+    const int n_in = (int)in_plane, n_out = (int)out_plane, kh = g->kernel_h, kw = g->kernel_w, taps = kh * kw;
+    const int fixed = g->dilation_w == 1 && (kw == 3 || kw == 5);
+    const size_t row_floats = (size_t)g->dilation_h * padded_w(g) * 16;
+    for (int q = 0; q < n_in; q += 8) {
+        if (q + 8 > n_in) q = n_in - 8;
+#define CK_DST(n) (xs + 2 * (size_t)in_off[q + (n)])
+        CK_DW_TRANSPOSE_IN16(x, in_plane, q, CK_DST);
+#undef CK_DST
+    }
+    transpose_weights16(w, taps, w16);
+    const __m512 vb = _mm512_loadu_ps(bias);
+    for (int q = 0; q < n_out; q += 8) {
+        if (q + 8 > n_out) q = n_out - 8;
+        const float *p[8];
+        for (int n = 0; n < 8; n++) p[n] = xs + 2 * (size_t)out_off[q + n];
+        __m512 a[8];
+        for (int n = 0; n < 8; n++) a[n] = vb;
+        if (fixed) {
+            for (int ky = 0; ky < kh; ky++) {
+                const size_t o = ky * row_floats;
+                for (int kx = 0; kx < kw; kx++) {
+                    const __m512 wv = _mm512_load_ps(w16 + (ky * kw + kx) * 16);
+                    for (int n = 0; n < 8; n++) a[n] = _mm512_fmadd_ps(wv, _mm512_load_ps(p[n] + o + kx * 16), a[n]);
+                }
+            }
+        } else {
+            for (int t = 0; t < taps; t++) {
+                const __m512 wv = _mm512_load_ps(w16 + t * 16);
+                const size_t o = 2 * (size_t)tap_off[t];
+                for (int n = 0; n < 8; n++) a[n] = _mm512_fmadd_ps(wv, _mm512_load_ps(p[n] + o), a[n]);
+            }
+        }
+        store_block16(a, act, y, out_plane, q);
+    }
+}
+
+/// group8_rows_avx2 for 16 channels: the ring holds 16 floats per padded pixel.
+static CK_AVX512 void group16_rows_avx512(const float *x, const float *w, const float *bias, float *y, const ck_window *g,
+                                          ck_activation act, float *ring, int ring_rows, const float *zero, float *w16) {
+    const int pw = padded_w(g), in_w = g->in_w, in_h = g->in_h, kh = g->kernel_h, kw = g->kernel_w;
+    const size_t in_plane = (size_t)in_h * in_w, out_plane = (size_t)g->out_h * g->out_w;
+    transpose_weights16(w, kh * kw, w16);
+    const __m512 vb = _mm512_loadu_ps(bias);
+    const int step = g->stride_w * 16, dw = g->dilation_w * 16;
+    const float *rows[16];
+    int next = 0;
+    for (int oy = 0; oy < g->out_h; oy++) {
+        const int top = oy * g->stride_h - g->pad_top;
+        const int last = top + (kh - 1) * g->dilation_h;
+        for (; next <= last && next < in_h; next++) {
+            float *d = ring + (size_t)(next % ring_rows) * pw * 16 + (size_t)g->pad_left * 16;
+            const float *s = x + (size_t)next * in_w;
+            for (int ix = 0; ix < in_w; ix += 8) {
+                if (ix + 8 > in_w) ix = in_w - 8;
+#define CK_DST(n) (d + (size_t)(ix + (n)) * 16)
+                CK_DW_TRANSPOSE_IN16(s, in_plane, ix, CK_DST);
+#undef CK_DST
+            }
+        }
+        for (int ky = 0; ky < kh; ky++) {
+            const int iy = top + ky * g->dilation_h;
+            rows[ky] = iy < 0 || iy >= in_h ? zero : ring + (size_t)(iy % ring_rows) * pw * 16;
+        }
+        float *yo = y + (size_t)oy * g->out_w;
+        for (int ox = 0; ox < g->out_w; ox += 8) {
+            if (ox + 8 > g->out_w) ox = g->out_w - 8;
+            __m512 a[8];
+            for (int n = 0; n < 8; n++) a[n] = vb;
+            for (int ky = 0; ky < kh; ky++) {
+                const float *r = rows[ky] + (size_t)ox * step;
+                const float *wk = w16 + ky * kw * 16;
+                for (int kx = 0; kx < kw; kx++) {
+                    const __m512 wv = _mm512_load_ps(wk + kx * 16);
+                    const float *pp = r + kx * dw;
+                    for (int n = 0; n < 8; n++) a[n] = _mm512_fmadd_ps(wv, _mm512_load_ps(pp + n * step), a[n]);
+                }
+            }
+            store_block16(a, act, yo, out_plane, ox);
+        }
+    }
+}
+#undef CK_DW_TRANSPOSE_IN16
+
 static CK_AVX2 void plane_avx2_s1(const float *pad, const float *wc, float bias, float *out, const ck_window *g,
                                   ck_activation act) {
     plane_avx2(pad, wc, bias, out, g, act, 1);
@@ -417,15 +579,16 @@ static CK_AVX2 void plane_avx2_s2(const float *pad, const float *wc, float bias,
 #endif
 
 /// Zeroes the padding of the transposed block (rows above and below the interior, columns
-/// left and right of it); the interior is overwritten by every group.
-static void zero_group_padding(float *xs, const ck_window *g) {
-    const size_t pw = (size_t)padded_w(g), ph = (size_t)padded_h(g);
-    memset(xs, 0, (size_t)g->pad_top * pw * 8 * sizeof(float));
-    memset(xs + (ph - g->pad_bottom) * pw * 8, 0, (size_t)g->pad_bottom * pw * 8 * sizeof(float));
+/// left and right of it) for `lanes` floats per pixel; the interior is overwritten by every
+/// group.
+static void zero_group_padding(float *xs, const ck_window *g, int lanes) {
+    const size_t pw = (size_t)padded_w(g), ph = (size_t)padded_h(g), l = (size_t)lanes;
+    memset(xs, 0, (size_t)g->pad_top * pw * l * sizeof(float));
+    memset(xs + (ph - g->pad_bottom) * pw * l, 0, (size_t)g->pad_bottom * pw * l * sizeof(float));
     for (size_t iy = g->pad_top; iy < ph - g->pad_bottom; iy++) {
-        float *row = xs + iy * pw * 8;
-        memset(row, 0, (size_t)g->pad_left * 8 * sizeof(float));
-        memset(row + (pw - g->pad_right) * 8, 0, (size_t)g->pad_right * 8 * sizeof(float));
+        float *row = xs + iy * pw * l;
+        memset(row, 0, (size_t)g->pad_left * l * sizeof(float));
+        memset(row + (pw - g->pad_right) * l, 0, (size_t)g->pad_right * l * sizeof(float));
     }
 }
 
@@ -439,17 +602,18 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
 #if defined(__x86_64__)
     const int vector = ck_has_avx2_fma() && (g->stride_w == 1 || g->stride_w == 2);
     const group_mode mode = ck_has_avx2_fma() ? group_mode_of(g) : GROUP_NONE;
-    float *w8 = NULL, *xs = NULL, *ring = NULL, *zero = NULL;
+    float *w8 = NULL, *xs = NULL, *ring = NULL;
     int *tap_off = NULL, *in_off = NULL, *out_off = NULL;
+    const int wide = mode != GROUP_NONE && ck_has_avx512();  // groups of 16 channels first
+    int zeroed_lanes = 0;  // the layout (8 or 16 floats per pixel) whose padding is zero now
     if (mode != GROUP_NONE) {
-        w8 = (float *)(((uintptr_t)(scratch + plane_scratch_floats(g)) + 31) & ~(uintptr_t)31);
-        xs = w8 + (size_t)taps * 8;
+        w8 = (float *)(((uintptr_t)(scratch + plane_scratch_floats(g)) + 63) & ~(uintptr_t)63);
+        xs = w8 + (size_t)taps * GROUP_LANES_MAX;
     }
     if (mode == GROUP_BLOCK) {
-        tap_off = (int *)(xs + (size_t)padded_h(g) * pw * 8);
+        tap_off = (int *)(xs + (size_t)padded_h(g) * pw * GROUP_LANES_MAX);
         in_off = tap_off + taps;
         out_off = in_off + in_plane;
-        zero_group_padding(xs, g);
         for (int ky = 0; ky < g->kernel_h; ky++)
             for (int kx = 0; kx < g->kernel_w; kx++)
                 tap_off[ky * g->kernel_w + kx] = (ky * g->dilation_h * pw + kx * g->dilation_w) * 8;
@@ -460,10 +624,18 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
             for (int ox = 0; ox < g->out_w; ox++)
                 out_off[oy * g->out_w + ox] = (oy * g->stride_h * pw + ox * g->stride_w) * 8;
     } else if (mode == GROUP_ROWS) {
-        // Ring rows and the zero row after them, all zero: the ring's padding columns stay so.
         ring = xs;
-        zero = ring + (size_t)ring_rows(g) * pw * 8;
-        memset(ring, 0, ((size_t)ring_rows(g) + 1) * pw * 8 * sizeof(float));
+    }
+    /// Makes the padding of the `lanes`-float layout zero (the other layout's interior writes
+    /// land on it): the block's padding rows and columns, or the whole ring and the zero row
+    /// after it (the ring's padding columns then stay zero).
+#define CK_DW_LAYOUT(lanes)                                                                                            \
+    if (zeroed_lanes != (lanes)) {                                                                                     \
+        if (mode == GROUP_BLOCK)                                                                                       \
+            zero_group_padding(xs, g, (lanes));                                                                        \
+        else                                                                                                           \
+            memset(ring, 0, ((size_t)ring_rows(g) + 1) * pw * (lanes) * sizeof(float));                               \
+        zeroed_lanes = (lanes);                                                                                        \
     }
 #endif
     for (long p = plane_begin; p < plane_end; p++) {
@@ -472,11 +644,21 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
         const float *wc = w + (size_t)c * taps;
         float *dst = y + (size_t)p * out_plane;
 #if defined(__x86_64__)
+        if (wide && p + 16 <= plane_end && c + 16 <= channels) {
+            CK_DW_LAYOUT(16)
+            if (mode == GROUP_BLOCK)
+                group16_avx512(src, in_plane, wc, bias + c, dst, out_plane, g, act, xs, w8, tap_off, in_off, out_off);
+            else
+                group16_rows_avx512(src, wc, bias + c, dst, g, act, ring, ring_rows(g), ring + (size_t)ring_rows(g) * pw * 16, w8);
+            p += 15;
+            continue;
+        }
         if (mode != GROUP_NONE && p + 8 <= plane_end && c + 8 <= channels) {
+            CK_DW_LAYOUT(8)
             if (mode == GROUP_BLOCK)
                 group8_avx2(src, in_plane, wc, bias + c, dst, out_plane, g, act, xs, w8, tap_off, in_off, out_off);
             else
-                group8_rows_avx2(src, wc, bias + c, dst, g, act, ring, ring_rows(g), zero, w8);
+                group8_rows_avx2(src, wc, bias + c, dst, g, act, ring, ring_rows(g), ring + (size_t)ring_rows(g) * pw * 8, w8);
             p += 7;
             continue;
         }
@@ -500,3 +682,6 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
         plane_portable(scratch, wc, bias[c], dst, g, act);
     }
 }
+#if defined(__x86_64__)
+#undef CK_DW_LAYOUT
+#endif

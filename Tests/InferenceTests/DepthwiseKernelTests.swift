@@ -60,6 +60,12 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 8, 56, 56], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 2, 2])], .clip(min: 0, max: 6)),
             ([1, 8, 10, 10], [2, 3], ["pads": .ints([0, 1, 1, 1])], .none),
             ([1, 16, 10, 9], [2, 4], ["pads": .ints([1, 2, 0, 1])], .relu),
+            // AVX-512's 16-channel groups: 16 + 8 (the layouts alternate, each image), 16 + 16 + 5
+            // over a batch, 32 on two threads (16 each), a 7×7 kernel (49 taps: transposed in 8s).
+            ([2, 24, 14, 14], [3, 3], ["pads": .ints([1, 1, 1, 1])], .clip(min: 0, max: 6)),
+            ([2, 37, 7, 7], [5, 5], ["strides": .ints([2, 2]), "pads": .ints([2, 2, 2, 2])], .relu),
+            ([1, 32, 28, 28], [7, 7], ["pads": .ints([3, 3, 3, 3])], .none),
+            ([1, 48, 9, 11], [3, 3], ["dilations": .ints([1, 2]), "pads": .ints([1, 2, 1, 2])], .leakyRelu(alpha: 0.1)),
         ]
         try check(cases)
     }
@@ -79,14 +85,23 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 8, 46, 52], [5, 3], ["strides": .ints([1, 2]), "dilations": .ints([2, 1]), "pads": .ints([3, 1, 4, 1])], .none),
             ([1, 8, 400, 6], [3, 3], ["pads": .ints([1, 1, 1, 1])], .none),
             ([1, 8, 60, 40], [17, 1], ["pads": .ints([8, 0, 8, 0])], .relu),
+            // 16-channel groups on the row path: 16 + 8 per image over a batch, stride 2.
+            ([2, 24, 50, 47], [3, 3], ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], .clip(min: 0, max: 6)),
+            ([1, 32, 46, 52], [5, 3], ["dilations": .ints([2, 1]), "pads": .ints([4, 1, 4, 1])], .relu),
         ]
         try check(cases)
     }
 
-    /// Runs each case through ConvKernel on the AVX2 and the portable path, 1 and 2 threads,
-    /// against ConvReference.
+    /// Runs each case through ConvKernel on the AVX2 path, the AVX-512 one where the CPU has
+    /// it, and the portable path, 1 and 2 threads, against ConvReference.
     private func check(
         _ cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)]
+    ) throws {
+        try InstructionSet.eachVectorPath { isa in try check(cases, isa: isa) }
+    }
+
+    private func check(
+        _ cases: [(input: [Int], kernel: [Int], attributes: [String: Attribute], activation: Activation)], isa: String
     ) throws {
         for portable in [false, true] {
             InstructionSet.forcePortable(portable)
@@ -107,7 +122,8 @@ final class DepthwiseKernelTests: XCTestCase, SeededKernelTest {
                     let kernel = ConvKernel(geometry: g, weights: c.w, bias: c.b, activation: activation)
                     let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     let diff = maxAbsDifference(y, expected)
-                    XCTAssertLessThan(diff, 1e-5, "depthwise \(input) \(kernelShape) \(attributes) portable \(portable) threads \(threads)")
+                    XCTAssertLessThan(
+                        diff, 1e-5, "depthwise \(input) \(kernelShape) \(attributes) portable \(portable) threads \(threads) \(isa)")
                 }
             }
         }

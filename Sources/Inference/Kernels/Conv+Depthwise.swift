@@ -3,7 +3,7 @@ import Tensor
 
 /// The depthwise path of `ConvKernel` (group == C == M): ck_depthwise_conv (C, AVX2+FMA chosen
 /// at run time, Sources/CKernels/depthwise.c) over planes (image × channel), which are split
-/// across threads in contiguous ranges (whole groups of 8 channels when C is a multiple of 8),
+/// across threads in contiguous ranges (whole groups of 16 or 8 channels when C allows),
 /// each thread with its own scratch. Bias and activation are applied by the kernel as it stores,
 /// so there is no epilogue pass.
 extension ConvKernel {
@@ -22,9 +22,10 @@ extension ConvKernel {
             ck_depthwise_conv(x, w, b, y, 0, planes, Int32(channels), &window, activation, scratch)
             return
         }
-        // Split at multiples of 8 planes when channels come in 8s: the C kernel takes 8 channels
-        // at a time and would run a group cut by a thread boundary one plane at a time.
-        let unit = channels % 8 == 0 ? 8 : 1
+        // Split at multiples of 16 or 8 planes when channels come in 16s (AVX-512) or 8s: the
+        // C kernel takes that many channels at a time and would run a group cut by a thread
+        // boundary in smaller groups or one plane at a time.
+        let unit = channels % 16 == 0 && ck_has_avx512() != 0 ? 16 : channels % 8 == 0 ? 8 : 1
         let units = planes / unit
         DispatchQueueHelper.run(threads) { t in
             var window = window
