@@ -1,5 +1,5 @@
 // Private to the CKernels sources (not in include/, so not part of the Swift module): what
-// every AVX2 kernel file shares. Include it inside `#if defined(__x86_64__)` after
+// every AVX2 and AVX-512 kernel file shares. Include it inside `#if defined(__x86_64__)` after
 // <immintrin.h>.
 #ifndef CK_AVX2_COMMON_H
 #define CK_AVX2_COMMON_H
@@ -26,5 +26,23 @@ CK_INLINE_AVX2 __m256 activate8(__m256 v, ck_activation a) {
 
 /// Lane masks for the last, partial vector of a row: load at (8 − n) for n valid lanes.
 static const int tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/// Functions compiled for AVX-512 (F, VL, BW, DQ) plus AVX2+FMA; called only after
+/// ck_has_avx512() said yes. Intel since Skylake-SP; the machines since 2026-12-01.
+#define CK_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define CK_INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+
+/// The fused epilogue on 16 lanes (see ck_activation.h for the kinds).
+CK_INLINE_AVX512 __m512 activate16(__m512 v, ck_activation a) {
+    switch (a.kind) {
+    case CK_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case CK_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a.lo)), _mm512_set1_ps(a.hi));
+    case CK_ACT_LEAKY: {
+        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, negative, v, _mm512_set1_ps(a.lo));
+    }
+    default: return v;
+    }
+}
 
 #endif

@@ -144,8 +144,6 @@ CK_INLINE_AVX2 __m256 load_strided(const float *p, const int S) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-
-
 /// R output rows × V vectors of 8 columns starting at (oy, ox), at horizontal stride S, all
 /// kH·kW taps (rows in the top/bottom padding read zeros). R·V independent accumulators: one
 /// chain of dependent FMAs (4-cycle latency) would leave the FMA units idle 7/8 of the time.
@@ -416,21 +414,6 @@ static CK_AVX2 void group8_rows_avx2(const float *x, const float *w, const float
 // pixel, so the offset tables (built in 8-float units for the AVX2 path) are doubled at use.
 // Transposes stay 8×8 (two per block: channels 0–7 and 8–15), one 16×16 transpose costing
 // more shuffles than two 8×8 ones plus the 256-bit halves.
-
-#define CK_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
-#define CK_INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f,avx512vl,avx512dq,avx2,fma")))
-
-CK_INLINE_AVX512 __m512 activate16(__m512 v, ck_activation a) {
-    switch (a.kind) {
-    case CK_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case CK_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a.lo)), _mm512_set1_ps(a.hi));
-    case CK_ACT_LEAKY: {
-        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, negative, v, _mm512_set1_ps(a.lo));
-    }
-    default: return v;
-    }
-}
 
 /// 8 pixels of 16 channels (x + j·plane + q for channel j) into pixel-major vectors at
 /// dst(n) (16 floats each, channels 0–7 then 8–15).

@@ -69,8 +69,6 @@ void ck_pointwise_pack(const float *w, int m, int k, float *packed) {
 
 #if defined(__x86_64__)
 
-
-
 /// How a tile's accumulators start: from the bias (NULL = 0) plus the residual (NULL = none) on
 /// the first k-block, from Y itself on the later ones (Y then holds the partial sum).
 enum { INIT_BIAS = 0, INIT_Y = 1 };
@@ -305,24 +303,8 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
 // never fault); a strip's last 1 … 3 columns past whole vectors still take the AVX2 narrow
 // kernel (a 7×7 plane's 49 = 32 + 16 + 1).
 
-#define CK_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
-#define CK_INLINE_AVX512 static inline __attribute__((always_inline, target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
-
 /// Columns per strip of X on the AVX-512 path (two zmm).
 enum { STRIP512 = 32 };
-
-/// The fused epilogue on 16 lanes (see ck_activation.h for the kinds).
-CK_INLINE_AVX512 __m512 activate16(__m512 v, ck_activation a) {
-    switch (a.kind) {
-    case CK_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case CK_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(a.lo)), _mm512_set1_ps(a.hi));
-    case CK_ACT_LEAKY: {
-        const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, negative, v, _mm512_set1_ps(a.lo));
-    }
-    default: return v;
-    }
-}
 
 /// R rows (≤ 6) × V zmm (1 or 2) of 16 columns over k values of the panel; with MASKED the
 /// last zmm has only the lanes of `last` (loaded and stored under it).
@@ -481,22 +463,31 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
 /// the weights flushed from cache (one thread, CPU time, M×K×N) 512×4608×49 2.50 → 2.21 ms,
 /// 256×2304×49 0.61 → 0.55, 2048×512×49 1.08 → 1.03; in open-nsfw its 7×7 im2col layers
 /// 0.99 → 0.83 ms and 0.78 → 0.69 (interleaved rounds). The first block of a call stays cold.
+/// Rows [row_begin, row_end) of k-block b of packed weights [m × k]: where they start and how
+/// many floats they span (panels of one block lie one after another).
+static const float *block_rows(const float *packed, int m, int k, int b, int row_begin, int row_end, size_t *floats) {
+    const int blocks = block_count(k), panels = (m + PR - 1) / PR;
+    const int k0 = block_start(k, b, blocks), kb = block_start(k, b + 1, blocks) - k0;
+    *floats = row_end > row_begin ? (size_t)((row_end - row_begin + PR - 1) / PR) * kb * PR : 0;
+    return packed + ((size_t)k0 * panels + (size_t)(row_begin / PR) * kb) * PR;
+}
+
 static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
-                        int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512) {
+                        int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512,
+                        const float *then_packed, int then_m, int then_k) {
     const int blocks = block_count(k);
     const ck_activation none = {CK_ACT_NONE, 0, 0};
-    const int panels = (m + PR - 1) / PR;
     for (int b = 0; b < blocks; b++) {
         const int k0 = block_start(k, b, blocks), k1 = block_start(k, b + 1, blocks);
         if (avx512) {
-            // Our panels of block b + 1: rows [row_begin, row_end) of it, k-major inside a panel.
+            // Our rows of block b + 1, or on the last block those of the next call's first
+            // block (ck_pointwise_conv_then), fetched while this block computes.
             const float *next = 0;
             size_t next_floats = 0;
-            if (b + 1 < blocks) {
-                const int k2 = block_start(k, b + 2, blocks);
-                next = packed + ((size_t)k1 * panels + (size_t)(row_begin / PR) * (k2 - k1)) * PR;
-                next_floats = (size_t)((row_end - row_begin + PR - 1) / PR) * (k2 - k1) * PR;
-            }
+            if (b + 1 < blocks)
+                next = block_rows(packed, m, k, b + 1, row_begin, row_end, &next_floats);
+            else if (then_packed)
+                next = block_rows(then_packed, then_m, then_k, 0, row_begin, row_end < then_m ? row_end : then_m, &next_floats);
             block_avx512(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
                          b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none, next, next_floats);
         } else {
@@ -508,16 +499,23 @@ static void conv_blocks(const float *packed, const float *bias, const float *res
 
 #endif
 
-int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
-                      int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
+int ck_pointwise_conv_then(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
+                           int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act,
+                           const float *then_packed, int then_m, int then_k) {
     if (row_end > m) row_end = m;
 #if defined(__x86_64__)
     if (ck_has_avx2_fma()) {
-        conv_blocks(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act, ck_has_avx512());
+        conv_blocks(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act, ck_has_avx512(),
+                    then_packed, then_m, then_k);
         return 1;
     }
 #endif
     (void)packed, (void)bias, (void)residual, (void)x, (void)y, (void)k, (void)ldx, (void)ldy, (void)row_begin, (void)col_begin,
-        (void)col_end, (void)act;
+        (void)col_end, (void)act, (void)then_packed, (void)then_m, (void)then_k;
     return 0;
+}
+
+int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
+                      int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
+    return ck_pointwise_conv_then(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act, 0, 0, 0);
 }

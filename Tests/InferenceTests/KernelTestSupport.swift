@@ -43,12 +43,7 @@ extension Kernel {
     /// The output computed into input `donor`'s own buffer (which holds that input's values
     /// when the kernel starts), as ExecutionPlan runs a kernel whose `overwritableInput` it is.
     func outputInPlace(inputs: [[Float]?], overwriting donor: Int) -> [Float] {
-        let pointers = inputs.map { values -> UnsafeMutablePointer<Float>? in
-            guard let values else { return nil }
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
-            p.initialize(from: values, count: values.count)
-            return p
-        }
+        let pointers = Self.copies(of: inputs)
         defer { for p in pointers { p?.deallocate() } }
         var scratch = [Float](repeating: .nan, count: max(1, scratchCount))
         scratch.withUnsafeMutableBufferPointer { sp in
@@ -57,13 +52,18 @@ extension Kernel {
         return Array(UnsafeBufferPointer(start: pointers[donor]!, count: inputs[donor]!.count))
     }
 
-    func output(inputs: [[Float]?], outputCount: Int, scratchFill: Float = .nan) -> [Float] {
-        let pointers = inputs.map { values -> UnsafeMutablePointer<Float>? in
+    /// Each input copied into memory of its own (nil stays nil); the caller deallocates.
+    static func copies(of inputs: [[Float]?]) -> [UnsafeMutablePointer<Float>?] {
+        inputs.map { values -> UnsafeMutablePointer<Float>? in
             guard let values else { return nil }
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
             p.initialize(from: values, count: values.count)
             return p
         }
+    }
+
+    func output(inputs: [[Float]?], outputCount: Int, scratchFill: Float = .nan) -> [Float] {
+        let pointers = Self.copies(of: inputs)
         defer { for p in pointers { p?.deallocate() } }
         var y = [Float](repeating: .nan, count: outputCount)
         var scratch = [Float](repeating: scratchFill, count: max(1, scratchCount))

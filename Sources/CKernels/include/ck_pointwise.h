@@ -39,6 +39,15 @@ void ck_pointwise_pack(const float *w, int m, int k, float *packed);
 int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                       int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation activation);
 
+/// ck_pointwise_conv, then: the packed weights [then_m × then_k] of the call that will follow
+/// on this thread (same rows), whose first k-block the last block here fetches into L2 while
+/// it computes (AVX-512 path), as each block already fetches its successor. For runs of
+/// products over different weights (the Winograd positions), each of whose first blocks would
+/// otherwise come cold from memory. then_packed NULL = no hint.
+int ck_pointwise_conv_then(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
+                           int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation activation,
+                           const float *then_packed, int then_m, int then_k);
+
 #ifdef __cplusplus
 }
 #endif

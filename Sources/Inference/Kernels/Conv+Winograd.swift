@@ -351,9 +351,11 @@ final class WinogradConvKernel: Kernel {
             if useAVX2 {
                 // Bias and activation come in the output transform: none here. A 0 means the
                 // ISA was forced portable after this kernel was built (tests only): poison P.
-                let ok = ck_pointwise_conv(
+                // The next position's weights are fetched during this one's last k-block.
+                let then = xi + 1 < positions.upperBound ? u + (xi + 1) * packedStride : nil
+                let ok = ck_pointwise_conv_then(
                     u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
-                    Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck)
+                    Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck, then, Int32(m), Int32(c))
                 if ok == 0 { (p + xi * m * t).update(repeating: .nan, count: m * t) }
             } else {
                 BLAS.sgemm(
