@@ -1,4 +1,5 @@
 #include "ck_winograd.h"
+#include "ck_cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -349,13 +350,78 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
         }
     }
 }
+
+// ---- F(4×4) input transform on 16 tiles per zmm (AVX-512) ----
+// The same gathers, in-lane transposes and arithmetic as the 8-tile AVX2 block, with four
+// 128-bit lanes per vector instead of two: r[l] = [tile l | l + 4 | l + 8 | l + 12]. perf on
+// SqueezeNet, one thread: input transform 3.8 → 2.7 % of all samples. The output transform
+// stays on 8 tiles: its 16-tile version measured the same (12.5 % either way; its time goes
+// to reading 36 product planes and storing 4-float row pieces, not to arithmetic).
+#define W_ADD(a, b) _mm512_add_ps(a, b)
+#define W_SUB(a, b) _mm512_sub_ps(a, b)
+#define W_MUL(a, b) _mm512_mul_ps(a, b)
+#define W_C(x) _mm512_set1_ps(x)
+
+/// transpose_4x4_lanes on four 128-bit lanes: c[j] = column j of tiles 0 … 15 in order.
+CK_INLINE_AVX512 void transpose_4x4_lanes16(const __m512 r[4], __m512 c[4]) {
+    const __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
+    const __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
+    c[0] = _mm512_shuffle_ps(t0, t2, 0x44);
+    c[1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+    c[2] = _mm512_shuffle_ps(t1, t3, 0x44);
+    c[3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+}
+
+/// Four 4-float pieces a, b, c, d into one zmm [a | b | c | d].
+CK_INLINE_AVX512 __m512 pieces4(const float *a, const float *b, const float *c, const float *d) {
+    const __m512 lo = _mm512_castps256_ps512(_mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(a)), _mm_loadu_ps(b), 1));
+    const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(c)), _mm_loadu_ps(d), 1);
+    return _mm512_insertf32x8(lo, hi, 1);
+}
+
+/// input_block4_avx2 for 16 tiles t0 … t0 + 15 (`count` ≤ 16 real).
+static CK_AVX512 void input_block4_avx512(const float *strip, int sw, int tw, int t0, int count, float *out, long s) {
+    const float *base[16];
+    for (int l = 0; l < 16; l++) {
+        const int t = t0 + (l < count ? l : count - 1);
+        base[l] = strip + (long)(4 * (t / tw)) * sw + 4 * (t % tw);
+    }
+    __m512 d[6][6];
+    for (int i = 0; i < 6; i++) {
+        __m512 lo[4], hi[4], c[4];
+        for (int l = 0; l < 4; l++) {
+            const long o = (long)i * sw;
+            lo[l] = pieces4(base[l] + o, base[l + 4] + o, base[l + 8] + o, base[l + 12] + o);
+            hi[l] = pieces4(base[l] + o + 4, base[l + 4] + o + 4, base[l + 8] + o + 4, base[l + 12] + o + 4);
+        }
+        transpose_4x4_lanes16(lo, c);
+        for (int j = 0; j < 4; j++) d[i][j] = c[j];
+        transpose_4x4_lanes16(hi, c);
+        d[i][4] = c[0], d[i][5] = c[1];
+    }
+    __m512 a[6][6];
+    for (int j = 0; j < 6; j++)
+        CK_W4_IN(__m512, W_ADD, W_SUB, W_MUL, W_C, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], a[0][j], a[1][j],
+                 a[2][j], a[3][j], a[4][j], a[5][j]);
+    const __mmask16 mask = (__mmask16)((1u << count) - 1u);
+    for (int i = 0; i < 6; i++) {
+        __m512 o[6];
+        CK_W4_IN(__m512, W_ADD, W_SUB, W_MUL, W_C, a[i][0], a[i][1], a[i][2], a[i][3], a[i][4], a[i][5], o[0], o[1], o[2],
+                 o[3], o[4], o[5]);
+        for (int j = 0; j < 6; j++) _mm512_mask_storeu_ps(out + (6 * i + j) * s, mask, o[j]);
+    }
+}
+
 #endif
 
 void ck_wino4_input_tiles(const float *strip, int tiles_w, int first, int count, float *v, long plane_stride, int avx2) {
     const int sw = 4 * tiles_w + 2, end = first + count;
     int t = first;
 #ifdef CK_X86
-    if (avx2)
+    if (avx2 && ck_has_avx512())
+        for (; t < end; t += 16)
+            input_block4_avx512(strip, sw, tiles_w, t, end - t < 16 ? end - t : 16, v + (t - first), plane_stride);
+    else if (avx2)
         for (; t < end; t += 8) input_block4_avx2(strip, sw, tiles_w, t, end - t < 8 ? end - t : 8, v + (t - first), plane_stride);
 #else
     (void)avx2;

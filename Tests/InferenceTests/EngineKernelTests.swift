@@ -213,7 +213,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
     /// and F(4×4, 3×3), equal `ConvReference` within 1e-4 of the output's magnitude: widths
     /// with whole 8-tile vectors plus a tail, output sizes that are not a multiple of the tile
     /// (a tile's last rows/columns dropped), bands, every activation kind, a partial last
-    /// block of 8 tiles. With 2 threads every way of sharing an image (`Split`): with bands of 3
+    /// block of 8 tiles (AVX2; 16 for the AVX-512 input transform). With 2 threads every way of sharing an image (`Split`): with bands of 3
     /// tile rows a thread's run of tiles (`.tiles`) starts and ends inside tile rows.
     func testWinogradTransformsBothPathsMatchReference() throws {
         let cases: [(input: [Int], weights: [Int], pads: [Int64], band: Int?, activation: Activation)] = [
@@ -226,8 +226,14 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         ]
         for threads in [1, 2] {
             Parallel.threads = threads
-            // The AVX2 path only where the CPU runs it (InstructionSet says so).
-            for avx2 in [false] + (InstructionSet.hasAVX2 ? [true] : []) {
+            // The vector paths only where the CPU runs them (InstructionSet says so); AVX-512
+            // runs F(4×4)'s input transform in blocks of 16 tiles (AVX2: 8).
+            let paths: [(isa: String, avx2: Bool, capAtAVX2: Bool)] =
+                [("portable", false, false)] + (InstructionSet.hasAVX2 ? [("avx2", true, true)] : [])
+                + (InstructionSet.hasAVX512 ? [("avx512", true, false)] : [])
+            for (isa, avx2, capAtAVX2) in paths {
+                InstructionSet.forceAVX2(capAtAVX2)
+                defer { InstructionSet.forceAVX2(false) }
                 for tile in [2, 4] {
                 let splits: [WinogradConvKernel.Split?] = threads == 1 ? [nil] : [nil, .tiles, .outputChannels, .steps]
                 for split in splits {
@@ -247,7 +253,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                     let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(
                         diff, 1e-4 * max(1, scale),
-                        "\(input) \(weights) pads \(pads) \(activation) avx2 \(avx2) tile \(tile) threads \(threads) split \(String(describing: split)) → \(kernel.split)")
+                        "\(input) \(weights) pads \(pads) \(activation) \(isa) tile \(tile) threads \(threads) split \(String(describing: split)) → \(kernel.split)")
                 }
                 }
                 }
