@@ -452,6 +452,15 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
     }
 }
 
+/// Rows [row_begin, row_end) of k-block b of packed weights [m × k]: where they start and how
+/// many floats they span (panels of one block lie one after another).
+static const float *block_rows(const float *packed, int m, int k, int b, int row_begin, int row_end, size_t *floats) {
+    const int blocks = block_count(k), panels = (m + PR - 1) / PR;
+    const int k0 = block_start(k, b, blocks), kb = block_start(k, b + 1, blocks) - k0;
+    *floats = row_end > row_begin ? (size_t)((row_end - row_begin + PR - 1) / PR) * kb * PR : 0;
+    return packed + ((size_t)k0 * panels + (size_t)(row_begin / PR) * kb) * PR;
+}
+
 /// The k-blocks in order: the first starts from bias + residual, later ones add to Y (which
 /// holds the partial sum), the activation runs on the last one only. K = 0 still writes
 /// act(bias + residual).
@@ -462,16 +471,8 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
 /// panels at the FMAs' pace, the memory idle during the block's other strips: measured with
 /// the weights flushed from cache (one thread, CPU time, M×K×N) 512×4608×49 2.50 → 2.21 ms,
 /// 256×2304×49 0.61 → 0.55, 2048×512×49 1.08 → 1.03; in open-nsfw its 7×7 im2col layers
-/// 0.99 → 0.83 ms and 0.78 → 0.69 (interleaved rounds). The first block of a call stays cold.
-/// Rows [row_begin, row_end) of k-block b of packed weights [m × k]: where they start and how
-/// many floats they span (panels of one block lie one after another).
-static const float *block_rows(const float *packed, int m, int k, int b, int row_begin, int row_end, size_t *floats) {
-    const int blocks = block_count(k), panels = (m + PR - 1) / PR;
-    const int k0 = block_start(k, b, blocks), kb = block_start(k, b + 1, blocks) - k0;
-    *floats = row_end > row_begin ? (size_t)((row_end - row_begin + PR - 1) / PR) * kb * PR : 0;
-    return packed + ((size_t)k0 * panels + (size_t)(row_begin / PR) * kb) * PR;
-}
-
+/// 0.99 → 0.83 ms and 0.78 → 0.69 (interleaved rounds). The first block of a call stays cold
+/// unless the call before named this one's weights (ck_pointwise_conv_then).
 static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                         int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512,
                         const float *then_packed, int then_m, int then_k) {

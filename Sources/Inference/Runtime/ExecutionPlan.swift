@@ -136,18 +136,20 @@ final class ExecutionPlan {
 
         var steps: [Step] = []
         var scratch = 0
-        /// The root whose buffer this step's output 0 took over (`overwrittenInput`) and the buffer.
-        var donated: (String, Int)?
         for (index, (step, kernel)) in zip(program.steps, kernels).enumerated() {
             if let kernel {
+                let ins = step.node.inputs.enumerated().map { i, name -> Slot? in
+                    guard !name.isEmpty, step.inputInfos[i]?.constant == nil else { return nil }
+                    return slot(name)
+                }
                 if let donor = ExecutionPlan.overwrittenInput(
                     step, index: index, kernel: kernel, root: root, offset: offset, lastUse: lastUse, values: program.values,
                     graphInput: inputName), let b = bufferOf[donor]
                 {
-                    // Output 0 takes over the input's buffer; it is no longer the input's to release.
+                    // Output 0 takes over the input's buffer (its slot above stays); the buffer
+                    // is no longer the input's to release after this step.
                     bufferOf[step.node.outputs[0]] = b
                     bufferOf[donor] = nil
-                    donated = (donor, b)
                 }
                 let outs = step.node.outputs.map { name -> Slot in
                     let r = root[name] ?? name
@@ -158,12 +160,6 @@ final class ExecutionPlan {
                     if !name.isEmpty { bufferOf[r] = b }
                     return Slot(buffer: b, offset: offset[name] ?? 0)
                 }
-                let ins = step.node.inputs.enumerated().map { i, name -> Slot? in
-                    guard !name.isEmpty, step.inputInfos[i]?.constant == nil else { return nil }
-                    if let (donor, b) = donated, root[name] == donor { return Slot(buffer: b, offset: 0) }
-                    return slot(name)
-                }
-                donated = nil
                 steps.append(
                     Step(
                         label: step.node.label, opType: step.node.opType,
