@@ -258,6 +258,16 @@ static void output_tile4(const float *q, long s, float *y, int out_w, int rows, 
 #define V_MUL(a, b) _mm256_mul_ps(a, b)
 #define V_C(x) _mm256_set1_ps(x)
 
+/// Top-left corner (row 4·ty, column 4·tx) of `count` consecutive F(4×4) tiles from t0, tw
+/// tiles a row: one division, then stepping along the rows.
+static inline void tile_origins(int t0, int count, int tw, int *oy, int *ox) {
+    int ty = t0 / tw, tx = t0 % tw;
+    for (int l = 0; l < count; l++) {
+        oy[l] = 4 * ty, ox[l] = 4 * tx;
+        if (++tx == tw) tx = 0, ty++;
+    }
+}
+
 /// Lanes of the 4×4 transposes below: r[l] = [tile l | tile l + 4] (4 floats each) into
 /// c[j] = column j of tiles 0 … 7 in order.
 __attribute__((target("avx2,fma"))) static inline void transpose_4x4_lanes(const __m256 r[4], __m256 c[4]) {
@@ -276,9 +286,11 @@ __attribute__((target("avx2,fma"))) static inline void transpose_4x4_lanes(const
 __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *strip, int sw, int tw, int t0, int count,
                                                                   float *out, long s) {
     const float *base[8];
+    int tile_oy[8], tile_ox[8];
+    tile_origins(t0, count, tw, tile_oy, tile_ox);
     for (int l = 0; l < 8; l++) {
-        const int t = t0 + (l < count ? l : count - 1);
-        base[l] = strip + (long)(4 * (t / tw)) * sw + 4 * (t % tw);
+        const int k = l < count ? l : count - 1;
+        base[l] = strip + (long)tile_oy[k] * sw + tile_ox[k];
     }
     __m256 d[6][6];  // d[row][column] over the 8 tiles
     for (int i = 0; i < 6; i++) {
@@ -327,6 +339,10 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
         CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, m[0], m[1], m[2], m[3], m[4], m[5], a[0][j], a[1][j], a[2][j], a[3][j]);
     }
     const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    // Each tile's top-left output, stepped along the tile rows: a t / tw and t % tw per tile
+    // and row (integer divisions) took most of this function's time.
+    int tile_oy[8], tile_ox[8];
+    tile_origins(t0, count, tw, tile_oy, tile_ox);
     for (int r = 0; r < 4; r++) {
         __m256 o[4], c[4];
         CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, a[r][0], a[r][1], a[r][2], a[r][3], a[r][4], a[r][5], o[0], o[1], o[2],
@@ -336,7 +352,7 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
         // c[l] = [tile l | tile l + 4] (4 columns each).
         transpose_4x4_lanes(o, c);
         for (int l = 0; l < count; l++) {
-            const int t = t0 + l, oy = 4 * (t / tw) + r, ox = 4 * (t % tw);
+            const int oy = tile_oy[l] + r, ox = tile_ox[l];
             if (oy >= out_rows) continue;
             const __m128 piece = l < 4 ? _mm256_castps256_ps128(c[l]) : _mm256_extractf128_ps(c[l - 4], 1);
             float *dst = y + (long)oy * out_w + ox;
@@ -382,9 +398,11 @@ CK_INLINE_AVX512 __m512 pieces4(const float *a, const float *b, const float *c, 
 /// input_block4_avx2 for 16 tiles t0 … t0 + 15 (`count` ≤ 16 real).
 static CK_AVX512 void input_block4_avx512(const float *strip, int sw, int tw, int t0, int count, float *out, long s) {
     const float *base[16];
+    int tile_oy[16], tile_ox[16];
+    tile_origins(t0, count, tw, tile_oy, tile_ox);
     for (int l = 0; l < 16; l++) {
-        const int t = t0 + (l < count ? l : count - 1);
-        base[l] = strip + (long)(4 * (t / tw)) * sw + 4 * (t % tw);
+        const int k = l < count ? l : count - 1;
+        base[l] = strip + (long)tile_oy[k] * sw + tile_ox[k];
     }
     __m512 d[6][6];
     for (int i = 0; i < 6; i++) {
