@@ -69,6 +69,17 @@ static group_mode group_mode_of(const ck_window *g) {
 /// Input rows one output row reads: the ring of group8_rows_avx2.
 static int ring_rows(const ck_window *g) { return (g->kernel_h - 1) * g->dilation_h + 1; }
 
+/// rows[ky] for the output row whose kernel row 0 reads input row `top`: that input row's
+/// place in the ring (`row_floats` floats a row), or `zero` in the top/bottom padding. Shared
+/// by the 8- and 16-channel row paths.
+static inline void ring_row_pointers(const ck_window *g, int top, const float *ring, int ring_rows, size_t row_floats,
+                                     const float *zero, const float **rows) {
+    for (int ky = 0; ky < g->kernel_h; ky++) {
+        const int iy = top + ky * g->dilation_h;
+        rows[ky] = iy < 0 || iy >= g->in_h ? zero : ring + (size_t)(iy % ring_rows) * row_floats;
+    }
+}
+
 /// The 8-channel path's scratch after the plane path's (32-byte aligned: +8 floats), then the
 /// weights as tap vectors; GROUP_BLOCK: the transposed padded block (8 floats per padded
 /// pixel), the tap offsets and the input and output pixel offset tables (ints, counted as
@@ -393,10 +404,7 @@ static CK_AVX2 void group8_rows_avx2(const float *x, const float *w, const float
                 for (int n = 0; n < 8; n++) _mm256_store_ps(d + (size_t)(ix + n) * 8, r[n]);
             }
         }
-        for (int ky = 0; ky < kh; ky++) {
-            const int iy = top + ky * g->dilation_h;
-            rows[ky] = iy < 0 || iy >= in_h ? zero : ring + (size_t)(iy % ring_rows) * pw * 8;
-        }
+        ring_row_pointers(g, top, ring, ring_rows, (size_t)pw * 8, zero, rows);
         float *yo = y + (size_t)oy * g->out_w;
         if (g->stride_w == 1)
             group_row(rows, w8, kh, kw, g->dilation_w, vb, act, yo, out_plane, g->out_w, 1, 1);
@@ -526,10 +534,7 @@ static CK_AVX512 void group16_rows_avx512(const float *x, const float *w, const 
 #undef CK_DST
             }
         }
-        for (int ky = 0; ky < kh; ky++) {
-            const int iy = top + ky * g->dilation_h;
-            rows[ky] = iy < 0 || iy >= in_h ? zero : ring + (size_t)(iy % ring_rows) * pw * 16;
-        }
+        ring_row_pointers(g, top, ring, ring_rows, (size_t)pw * 16, zero, rows);
         float *yo = y + (size_t)oy * g->out_w;
         for (int ox = 0; ox < g->out_w; ox += 8) {
             if (ox + 8 > g->out_w) ox = g->out_w - 8;
@@ -575,6 +580,18 @@ static void zero_group_padding(float *xs, const ck_window *g, int lanes) {
     }
 }
 
+/// Makes the padding of the `lanes`-float layout zero when another layout was in use (its
+/// interior writes land on this one's padding): the block's padding rows and columns, or the
+/// whole ring and the zero row after it (the ring's padding columns then stay zero).
+static void use_layout(group_mode mode, float *xs, const ck_window *g, int lanes, int *zeroed_lanes) {
+    if (*zeroed_lanes == lanes) return;
+    if (mode == GROUP_BLOCK)
+        zero_group_padding(xs, g, lanes);
+    else
+        memset(xs, 0, ((size_t)ring_rows(g) + 1) * padded_w(g) * lanes * sizeof(float));
+    *zeroed_lanes = lanes;
+}
+
 void ck_depthwise_conv(const float *x, const float *w, const float *bias, float *y, long plane_begin, long plane_end,
                        int channels, const ck_window *g, ck_activation act, float *scratch) {
     const int pw = padded_w(g);
@@ -609,17 +626,6 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
     } else if (mode == GROUP_ROWS) {
         ring = xs;
     }
-    /// Makes the padding of the `lanes`-float layout zero (the other layout's interior writes
-    /// land on it): the block's padding rows and columns, or the whole ring and the zero row
-    /// after it (the ring's padding columns then stay zero).
-#define CK_DW_LAYOUT(lanes)                                                                                            \
-    if (zeroed_lanes != (lanes)) {                                                                                     \
-        if (mode == GROUP_BLOCK)                                                                                       \
-            zero_group_padding(xs, g, (lanes));                                                                        \
-        else                                                                                                           \
-            memset(ring, 0, ((size_t)ring_rows(g) + 1) * pw * (lanes) * sizeof(float));                               \
-        zeroed_lanes = (lanes);                                                                                        \
-    }
 #endif
     for (long p = plane_begin; p < plane_end; p++) {
         const int c = (int)(p % channels);
@@ -628,7 +634,7 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
         float *dst = y + (size_t)p * out_plane;
 #if defined(__x86_64__)
         if (wide && p + 16 <= plane_end && c + 16 <= channels) {
-            CK_DW_LAYOUT(16)
+            use_layout(mode, xs, g, 16, &zeroed_lanes);
             if (mode == GROUP_BLOCK)
                 group16_avx512(src, in_plane, wc, bias + c, dst, out_plane, g, act, xs, w8, tap_off, in_off, out_off);
             else
@@ -637,7 +643,7 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
             continue;
         }
         if (mode != GROUP_NONE && p + 8 <= plane_end && c + 8 <= channels) {
-            CK_DW_LAYOUT(8)
+            use_layout(mode, xs, g, 8, &zeroed_lanes);
             if (mode == GROUP_BLOCK)
                 group8_avx2(src, in_plane, wc, bias + c, dst, out_plane, g, act, xs, w8, tap_off, in_off, out_off);
             else
@@ -665,6 +671,3 @@ void ck_depthwise_conv(const float *x, const float *w, const float *bias, float 
         plane_portable(scratch, wc, bias[c], dst, g, act);
     }
 }
-#if defined(__x86_64__)
-#undef CK_DW_LAYOUT
-#endif
