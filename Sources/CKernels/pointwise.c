@@ -389,13 +389,83 @@ CK_INLINE_AVX512 void copy_strip32(const float *x, int ldx, int kb, int cols, fl
     }
 }
 
+/// The column matrix of a convolution that is never written out (ck_implicit_conv): one
+/// image's (group's) input planes and the window; patch row r = (c·kernel_h + ky)·kernel_w + kx.
+typedef struct {
+    const float *x;
+    const ck_window *w;
+} implicit_columns;
+
+/// Patch rows [k0, k0 + kb) of output pixels [j, j + cols) (cols ≤ 32) gathered straight from
+/// the input into dst (row stride 32), zero where the window lies in the padding and past cols:
+/// the strip the packed kernel would otherwise copy from an im2col buffer. Each pixel's window
+/// origin (its tap (0, 0) input position) is computed once per strip. A 16-pixel half whose
+/// pixels lie in one output row and whose tap reads inside the plane is a contiguous run of the
+/// input row at stride 1 or 2: one load (stride 1), or two and a permute keeping the even
+/// floats (stride 2). Any other half (padding, a half crossing output rows, other strides)
+/// takes a masked gather: two compares for the padding and one gather, masked-off lanes never
+/// read. A gather of 16 floats measured ~20 cycles here; the contiguous run costs 2–3 and
+/// matters where few panels share each strip (ResNet-50's stem: 11 panels of 6 rows over
+/// strips of 147 patch rows).
+CK_INLINE_AVX512 void gather_strip32(const implicit_columns *src, int k0, int kb, long j, int cols, float *dst) {
+    const ck_window *w = src->w;
+    int iy0[STRIP512] __attribute__((aligned(64))), ix0[STRIP512] __attribute__((aligned(64)));
+    int oy = (int)(j / w->out_w), ox = (int)(j % w->out_w);
+    for (int i = 0; i < STRIP512; i++) {
+        iy0[i] = oy * w->stride_h - w->pad_top, ix0[i] = ox * w->stride_w - w->pad_left;
+        if (++ox == w->out_w) ox = 0, oy++;
+    }
+    const __m512i y0[2] = {_mm512_load_si512(iy0), _mm512_load_si512(iy0 + 16)};
+    const __m512i x0[2] = {_mm512_load_si512(ix0), _mm512_load_si512(ix0 + 16)};
+    const __m512i in_w = _mm512_set1_epi32(w->in_w), in_h = _mm512_set1_epi32(w->in_h);
+    const __m512i origin[2] = {_mm512_add_epi32(_mm512_mullo_epi32(y0[0], in_w), x0[0]),
+                               _mm512_add_epi32(_mm512_mullo_epi32(y0[1], in_w), x0[1])};
+    const __mmask16 live[2] = {cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1u),
+                               cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1u)};
+    // A half runs contiguously when all 16 of its pixels are live and in one output row, at
+    // stride 1 or 2: then its input columns for tap kx are ix0[first] + dx + s·i.
+    const int s = w->stride_w, runs = s == 1 || s == 2;
+    const int in_row[2] = {runs && cols >= 16 && iy0[0] == iy0[15], runs && cols >= 32 && iy0[16] == iy0[31]};
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const size_t plane = (size_t)w->in_h * w->in_w;
+    const int taps = w->kernel_h * w->kernel_w;
+    int c = k0 / taps, ky = k0 % taps / w->kernel_w, kx = k0 % w->kernel_w;
+    for (int kk = 0; kk < kb; kk++) {
+        const float *xc = src->x + (size_t)c * plane;
+        const int dy = ky * w->dilation_h, dx = kx * w->dilation_w;
+        const __m512i vdy = _mm512_set1_epi32(dy), vdx = _mm512_set1_epi32(dx), shift = _mm512_set1_epi32(dy * w->in_w + dx);
+        for (int v = 0; v < 2; v++) {
+            float *out = dst + STRIP512 * kk + 16 * v;
+            if (in_row[v]) {
+                const int iy = iy0[16 * v] + dy, ix = ix0[16 * v] + dx;
+                if (iy >= 0 && iy < w->in_h && ix >= 0 && ix + 15 * s < w->in_w) {
+                    const float *q = xc + (size_t)iy * w->in_w + ix;
+                    // Stride 2 reads floats q[0 … 30] only (the mask spares q[31], which may lie
+                    // past the input's end).
+                    _mm512_store_ps(out, s == 1 ? _mm512_loadu_ps(q)
+                                                : _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_maskz_loadu_ps(0x7FFF, q + 16)));
+                    continue;
+                }
+            }
+            // Unsigned compares: a negative row or column is a huge unsigned one, also outside.
+            const __mmask16 inside = _mm512_mask_cmplt_epu32_mask(live[v], _mm512_add_epi32(y0[v], vdy), in_h) &
+                                     _mm512_cmplt_epu32_mask(_mm512_add_epi32(x0[v], vdx), in_w);
+            _mm512_store_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, _mm512_add_epi32(origin[v], shift), xc, 4));
+        }
+        if (++kx == w->kernel_w) {
+            kx = 0;
+            if (++ky == w->kernel_h) ky = 0, c++;
+        }
+    }
+}
+
 /// block_avx2 over strips of 32 columns (see there for the loop order and the strip copy).
 static CK_AVX512 void block_avx512(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m,
                                    int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end,
-                                   int init, ck_activation act, const float *next, size_t next_floats) {
-    const float *xb = x + (size_t)k0 * ldx;
+                                   int init, ck_activation act, const float *next, size_t next_floats, const implicit_columns *implicit) {
+    const float *xb = implicit ? 0 : x + (size_t)k0 * ldx;
     const int panels = (m + PR - 1) / PR;
-    const int pack = should_pack_strips(row_end - row_begin);
+    const int pack = implicit || should_pack_strips(row_end - row_begin);
     // The next k-block's panels (our rows of them) are fetched into L2 spread evenly over this
     // block's tiles, so that memory streams while the FMAs run (see conv_blocks).
     const size_t next_lines = next ? (next_floats + 15) / 16 : 0;
@@ -405,17 +475,17 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
     float strip[BLOCK_K_MAX * STRIP512] __attribute__((aligned(64)));
     for (int j = col_begin; j < col_end; j += STRIP512) {
         const int cols = col_end - j < STRIP512 ? col_end - j : STRIP512;
-        if (j + STRIP512 < col_end)
+        if (!implicit && j + STRIP512 < col_end)
             for (int kk = 0; kk < kb; kk++) {
                 _mm_prefetch((const char *)(xb + (size_t)kk * ldx + j + STRIP512), _MM_HINT_T0);
                 _mm_prefetch((const char *)(xb + (size_t)kk * ldx + j + STRIP512 + 16), _MM_HINT_T0);
             }
-        const float *xs = xb + j;
+        const float *xs = implicit ? strip : xb + j;
         int lds = ldx;
-        if (pack) {
-            copy_strip32(xb + j, ldx, kb, cols, strip);
-            xs = strip, lds = STRIP512;
-        }
+        if (implicit)
+            gather_strip32(implicit, k0, kb, j, cols, strip), lds = STRIP512;
+        else if (pack)
+            copy_strip32(xb + j, ldx, kb, cols, strip), xs = strip, lds = STRIP512;
         const int tail = cols & 15, narrow = cols < STRIP512 && tail != 0 && tail <= CK_PW_NARROW_MAX;
         const int wide = narrow ? cols - tail : cols;
         if (narrow)
@@ -475,7 +545,7 @@ static const float *block_rows(const float *packed, int m, int k, int b, int row
 /// unless the call before named this one's weights (ck_pointwise_conv_then).
 static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                         int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512,
-                        const float *then_packed, int then_m, int then_k) {
+                        const float *then_packed, int then_m, int then_k, const implicit_columns *implicit) {
     const int blocks = block_count(k);
     const ck_activation none = {CK_ACT_NONE, 0, 0};
     for (int b = 0; b < blocks; b++) {
@@ -490,7 +560,7 @@ static void conv_blocks(const float *packed, const float *bias, const float *res
             else if (then_packed)
                 next = block_rows(then_packed, then_m, then_k, 0, row_begin, row_end < then_m ? row_end : then_m, &next_floats);
             block_avx512(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
-                         b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none, next, next_floats);
+                         b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none, next, next_floats, implicit);
         } else {
             block_avx2(packed, bias, residual, x, y, m, k0, k1 - k0, ldx, ldy, row_begin, row_end, col_begin, col_end,
                        b == 0 ? INIT_BIAS : INIT_Y, b == blocks - 1 ? act : none);
@@ -507,7 +577,7 @@ int ck_pointwise_conv_then(const float *packed, const float *bias, const float *
 #if defined(__x86_64__)
     if (ck_has_avx2_fma()) {
         conv_blocks(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act, ck_has_avx512(),
-                    then_packed, then_m, then_k);
+                    then_packed, then_m, then_k, 0);
         return 1;
     }
 #endif
@@ -519,4 +589,21 @@ int ck_pointwise_conv_then(const float *packed, const float *bias, const float *
 int ck_pointwise_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                       int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
     return ck_pointwise_conv_then(packed, bias, residual, x, y, m, k, ldx, ldy, row_begin, row_end, col_begin, col_end, act, 0, 0, 0);
+}
+
+int ck_implicit_conv(const float *packed, const float *bias, const float *x, int channels, const ck_window *window, float *y, int m,
+                     int row_begin, int row_end, long pixel_begin, long pixel_end, ck_activation act) {
+    if (row_end > m) row_end = m;
+#if defined(__x86_64__)
+    if (ck_has_avx512()) {
+        const implicit_columns src = {x, window};
+        const int k = channels * window->kernel_h * window->kernel_w, plane = window->out_h * window->out_w;
+        conv_blocks(packed, bias, 0, 0, y, m, k, 0, plane, row_begin, row_end, (int)pixel_begin, (int)pixel_end, act, 1, 0, 0, 0,
+                    &src);
+        return 1;
+    }
+#endif
+    (void)packed, (void)bias, (void)x, (void)channels, (void)window, (void)y, (void)row_begin, (void)pixel_begin, (void)pixel_end,
+        (void)act;
+    return 0;
 }

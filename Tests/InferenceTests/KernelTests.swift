@@ -32,7 +32,10 @@ final class KernelTests: XCTestCase, SeededKernelTest {
             ([1, 32, 24, 24], [64, 16, 3, 3], ["pads": .ints([1, 1, 1, 1]), "group": .int(2)]),
         ]
         let activations: [Activation] = [.clip(min: -0.5, max: 1.5), .relu, .leakyRelu(alpha: 0.1), .none]
-        // The im2col GEMM on OpenBLAS and, where the CPU runs it, on the packed kernel.
+        // The im2col GEMM on OpenBLAS and, where the CPU runs it, on the packed kernel: over
+        // im2col bands (AVX2), or gathering its strips from the input (AVX-512, where the CPU
+        // has it; forced bands then still take the band path).
+        try InstructionSet.eachVectorPath { isa in
         for packed in [false] + (InstructionSet.hasAVX2 ? [true] : []) {
           for threads in [1, 2] {
             Parallel.threads = threads
@@ -55,10 +58,11 @@ final class KernelTests: XCTestCase, SeededKernelTest {
                     let diff = maxAbsDifference(y, expected)
                     XCTAssertLessThan(
                         diff, 1e-4 * max(1, Float(g.patchSize) / 64),
-                        "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed) \(bands)")
+                        "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed) \(bands) isa \(isa)")
                 }
             }
           }
+        }
         }
         Parallel.threads = 1
     }

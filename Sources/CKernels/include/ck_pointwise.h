@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include "ck_activation.h"
+#include "ck_depthwise.h"  // ck_window
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,18 @@ int ck_pointwise_conv(const float *packed, const float *bias, const float *resid
 int ck_pointwise_conv_then(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                            int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation activation,
                            const float *then_packed, int then_m, int then_k);
+
+/// A convolution's im2col GEMM without the im2col matrix (implicit GEMM): rows [row_begin,
+/// row_end) of output channels and output pixels [pixel_begin, pixel_end) of one image and
+/// group, Y[m][p] = act(bias[m] + Σ_r W[m][r] · col[r][p]) with col as ck_im2col defines it
+/// (r over channels·kernel_h·kernel_w patch rows), W packed by ck_pointwise_pack [m × r]. Each
+/// k-block's 32-pixel strip of col is gathered from x into L1 just before the panels use it,
+/// so the column matrix is never stored (nor read back from L2 or beyond). y is the group's
+/// first output plane (row stride out_h·out_w); threads may call with disjoint row or pixel
+/// ranges. AVX-512 only (gathers are slow or microcoded on the AVX2 machines): returns 0 without
+/// touching y when ck_has_avx512() is 0, and the caller takes ck_im2col + ck_pointwise_conv.
+int ck_implicit_conv(const float *packed, const float *bias, const float *x, int channels, const ck_window *window, float *y, int m,
+                     int row_begin, int row_end, long pixel_begin, long pixel_end, ck_activation act);
 
 #ifdef __cplusplus
 }

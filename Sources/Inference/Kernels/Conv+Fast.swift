@@ -11,7 +11,9 @@ import Tensor
 ///   it), each thread the bands of its own pixels (`pixelRanges`). On AVX2+FMA the GEMM is
 ///   the packed 6×16 kernel of ck_pointwise.h (weights packed at load, columns read in place,
 ///   bias and activation fused into the store); otherwise OpenBLAS sgemm, then bias and
-///   activation in one pass over each output channel (the epilogue).
+///   activation in one pass over each output channel (the epilogue). On AVX-512 the packed
+///   kernel gathers its strips from the input itself and no bands are written
+///   (`implicitPacked`, ck_implicit_conv).
 final class ConvKernel: Kernel {
     let g: ConvGeometry
     /// [M, C/group, kH, kW] row-major, as ONNX stores them; empty on the packed path (which
@@ -31,6 +33,10 @@ final class ConvKernel: Kernel {
     let scratchCount: Int
     /// Threads the depthwise path splits planes over (fixed here: its scratch is sized for it).
     let threads: Int
+    /// On the packed path, whether the GEMM gathers its strips straight from the input
+    /// (`implicitPacked`: no column buffers in scratch) instead of im2col bands: where the CPU
+    /// runs AVX-512, unless a test forced a band size. The bands stay the AVX2 path.
+    let gathersColumns: Bool
 
     /// Upper bound on one im2col buffer (16 MB), so that huge patches do not double peak memory.
     static let maxColumnFloats = 4 << 20
@@ -71,13 +77,14 @@ final class ConvKernel: Kernel {
             packed = []
             self.weights = weights
         }
+        gathersColumns = !packed.isEmpty && forcedBand == nil && InstructionSet.hasAVX512
         pixelRanges = ConvKernel.pixelRanges(pixels: w.outH * w.outW, threads: threads)
         bands = ColumnBands(
             pixels: w.outH * w.outW, patchSize: geometry.patchSize, maxColumnFloats: ConvKernel.maxColumnFloats,
             forcedPixels: forcedBand)
         if geometry.isDepthwise {
             scratchCount = ConvKernel.depthwiseScratch(geometry) * threads
-        } else if geometry.isPointwise {
+        } else if geometry.isPointwise || gathersColumns {
             scratchCount = 0
         } else {
             // One column buffer per thread when whole images or bands go to threads.
@@ -278,6 +285,7 @@ final class ConvKernel: Kernel {
         _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
+        if gathersColumns { return implicitPacked(x, packed, b, y) }
         let (mg, k, ld, plane) = (g.outChannelsPerGroup, g.patchSize, bands.ld, g.window.outH * g.window.outW)
         let (stride, act) = (packedGroupStride, activation.ck)
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
@@ -290,6 +298,58 @@ final class ConvKernel: Kernel {
         }
         forEachBand(x, y, scratch) { group, col, yb, pixels, rows in
             gemm(group, col, yb, n: pixels.count, rows: rows, columns: 0..<pixels.count)
+        }
+    }
+}
+
+extension ConvKernel {
+    /// The packed kernel over a column matrix that is never written (ck_implicit_conv, AVX-512):
+    /// each k-block's 32-pixel strip is gathered from the input into L1 as the panels need it.
+    /// The im2col path wrote the whole matrix first (for ResNet-50's 3×3 stride-2 layers 0.9 to
+    /// 1.8 MB per image, past L1 and much of L2) and the GEMM read it back. Measured one thread,
+    /// hot caches (benchmarks/im2col, bands → implicit): ResNet-50 n39 2.11 → 1.78 ms, n81
+    /// 1.99 → 1.71, n143 2.28 → 1.99, AlexNet conv1 1.85 → 1.63, Inception 5×5 1.09 → 0.86.
+    /// Threads split as forEachBand does, minus the column buffers: whole images, else each
+    /// thread its own pixel range, else (small planes) output-channel panels, every thread
+    /// gathering the strips it uses.
+    fileprivate func implicitPacked(
+        _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
+    ) {
+        let win = g.window
+        let (batch, groups, t, cg, mg) = (g.batch, g.group, threads, g.inChannelsPerGroup, g.outChannelsPerGroup)
+        let (inC, outC, inPlane, plane) = (g.inChannels, g.outChannels, win.inH * win.inW, win.outH * win.outW)
+        let (stride, act) = (packedGroupStride, activation.ck)
+        var window = win.ck
+        /// Output channels `rows` of pixels `pixels` of image n, group `group`; a 0 from the
+        /// kernel means the ISA was capped after this kernel was built (tests only): poison.
+        func conv(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ rows: Range<Int>) {
+            let yg = y + (n * outC + group * mg) * plane
+            let ok = ck_implicit_conv(
+                packed + group * stride, b + group * mg, x + (n * inC + group * cg) * inPlane, Int32(cg), &window, yg, Int32(mg),
+                Int32(rows.lowerBound), Int32(rows.upperBound), pixels.lowerBound, pixels.upperBound, act)
+            if ok == 0 { for m in rows { (yg + m * plane + pixels.lowerBound).update(repeating: .nan, count: pixels.count) } }
+        }
+        if t > 1 && batch >= t {
+            DispatchQueueHelper.run(t) { i in
+                for n in (batch * i / t)..<(batch * (i + 1) / t) { for group in 0..<groups { conv(n, group, 0..<plane, 0..<mg) } }
+            }
+            return
+        }
+        for n in 0..<batch {
+            if !ConvKernel.splits(g, t) {
+                for group in 0..<groups { conv(n, group, 0..<plane, 0..<mg) }
+            } else if let ranges = pixelRanges {
+                DispatchQueueHelper.run(t) { i in
+                    for group in 0..<groups where !ranges[i].isEmpty { conv(n, group, ranges[i], 0..<mg) }
+                }
+            } else if mg >= 8 * t {
+                DispatchQueueHelper.run(t) { i in
+                    let part = Parallel.panelRows(mg, part: i, of: t)
+                    for group in 0..<groups where !part.isEmpty { conv(n, group, 0..<plane, part) }
+                }
+            } else {
+                for group in 0..<groups { conv(n, group, 0..<plane, 0..<mg) }
+            }
         }
     }
 }
