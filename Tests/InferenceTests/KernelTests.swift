@@ -30,6 +30,8 @@ final class KernelTests: XCTestCase, SeededKernelTest {
             // split by output-channel panels), and two groups in pixel ranges.
             ([1, 64, 14, 14], [48, 64, 3, 3], ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])]),
             ([1, 32, 24, 24], [64, 16, 3, 3], ["pads": .ints([1, 1, 1, 1]), "group": .int(2)]),
+            // 96 channels over 144 pixels: the implicit GEMM splits channels, not pixels.
+            ([1, 16, 12, 12], [96, 16, 3, 3], ["pads": .ints([1, 1, 1, 1])]),
         ]
         let activations: [Activation] = [.clip(min: -0.5, max: 1.5), .relu, .leakyRelu(alpha: 0.1), .none]
         // The im2col GEMM on OpenBLAS and, where the CPU runs it, on the packed kernel: over

@@ -309,9 +309,13 @@ extension ConvKernel {
     /// 1.8 MB per image, past L1 and much of L2) and the GEMM read it back. Measured one thread,
     /// hot caches (benchmarks/im2col, bands → implicit): ResNet-50 n39 2.11 → 1.78 ms, n81
     /// 1.99 → 1.71, n143 2.28 → 1.99, AlexNet conv1 1.85 → 1.63, Inception 5×5 1.09 → 0.86.
-    /// Threads split as forEachBand does, minus the column buffers: whole images, else each
-    /// thread its own pixel range, else (small planes) output-channel panels, every thread
-    /// gathering the strips it uses.
+    /// Threads take whole images when the batch allows. In one image they split the pixels (each
+    /// thread reads all the weights, gathers its own strips) or the output channels (each reads
+    /// half the weights and gathers every strip): channels when there are at least half as many
+    /// as pixels, where the weights outweigh the gathering. Two threads, wall clock, min of 6
+    /// (pixels → channels): ResNet-50 n81 (256 channels, 196 pixels) 1.88 → 1.71 ms, Inception
+    /// v1 n103 (128, 169) 0.30 → 0.28; but n61 (64, 169) 0.129 → 0.134 and ResNet-50 n39
+    /// (128, 784) and the stem (64, 12544) lose, so they keep pixel ranges.
     fileprivate func implicitPacked(
         _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
     ) {
@@ -338,7 +342,7 @@ extension ConvKernel {
         for n in 0..<batch {
             if !ConvKernel.splits(g, t) {
                 for group in 0..<groups { conv(n, group, 0..<plane, 0..<mg) }
-            } else if let ranges = pixelRanges {
+            } else if let ranges = pixelRanges, mg < plane / 2 || mg < 8 * t {
                 DispatchQueueHelper.run(t) { i in
                     for group in 0..<groups where !ranges[i].isEmpty { conv(n, group, ranges[i], 0..<mg) }
                 }
