@@ -108,7 +108,11 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
 
     private func checkPackedGEMMAcrossKBlocks(isa: String) throws {
         for k in [1, 127, 255, 256, 257, 383, 384, 700] {
-            for (m, n) in [(13, 37), (6, 16), (1, 5), (61, 45), (60, 7), (61, 49), (13, 27), (20, 18), (7, 3), (61, 81), (13, 50)] {
+            // 530 and 1033 rows: the AVX-512 path runs them in chunks of rows (2 and 3), each
+            // chunk through all its k-blocks.
+            for (m, n) in [
+                (13, 37), (6, 16), (1, 5), (61, 45), (60, 7), (61, 49), (13, 27), (20, 18), (7, 3), (61, 81), (13, 50), (530, 20), (1033, 3),
+            ] {
                 for useBias in [false, true] {
                     for useResidual in [false, true] {
                         let ldx = n + 3, ldy = n + 2
