@@ -555,8 +555,8 @@ enum { CHUNK_ROWS = CK_PW_CHUNK_ROWS };
 /// the weights flushed from cache (one thread, CPU time, M×K×N) 512×4608×49 2.50 → 2.21 ms,
 /// 256×2304×49 0.61 → 0.55, 2048×512×49 1.08 → 1.03; in open-nsfw its 7×7 im2col layers
 /// 0.99 → 0.83 ms and 0.78 → 0.69 (interleaved rounds). The first block of a call stays cold
-/// unless the call before named this one's weights (ck_pointwise_conv_then).
-
+/// unless the call before named this one's weights (ck_pointwise_conv_then). Rows run in
+/// chunks (CHUNK_ROWS, above).
 static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                         int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512,
                         const float *then_packed, int then_m, int then_k, const implicit_columns *implicit) {

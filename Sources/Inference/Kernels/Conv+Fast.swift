@@ -323,10 +323,11 @@ extension ConvKernel {
         let (batch, groups, t, cg, mg) = (g.batch, g.group, threads, g.inChannelsPerGroup, g.outChannelsPerGroup)
         let (inC, outC, inPlane, plane) = (g.inChannels, g.outChannels, win.inH * win.inW, win.outH * win.outW)
         let (stride, act) = (packedGroupStride, activation.ck)
-        var window = win.ck
+        let ckWindow = win.ck
         /// Output channels `rows` of pixels `pixels` of image n, group `group`; a 0 from the
         /// kernel means the ISA was capped after this kernel was built (tests only): poison.
         func conv(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ rows: Range<Int>) {
+            var window = ckWindow  // each call (thread) passes its own copy
             let yg = y + (n * outC + group * mg) * plane
             let ok = ck_implicit_conv(
                 packed + group * stride, b + group * mg, x + (n * inC + group * cg) * inPlane, Int32(cg), &window, yg, Int32(mg),
