@@ -43,6 +43,13 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
             ([1, 50, 7, 7], 49, [1, 1], .relu),
             // K = 300: two k-blocks (the second reads the first's partial sums from Y).
             ([1, 300, 5, 7], 20, [1, 1], .relu),
+            // The channel-lanes kernel on AVX-512 (ck_lanes_fits): 7×7 with 70 output channels
+            // (two threads: 32-row blocks 0..<64 and 64..<70), 14×14 with K ≥ 3M (two threads:
+            // column strips), and 7×7 behind a stride-2 subsampled copy (row stride wider than
+            // the plane).
+            ([1, 256, 7, 7], 70, [1, 1], .relu),
+            ([1, 300, 14, 14], 64, [1, 1], .clip(min: 0, max: 6)),
+            ([1, 128, 13, 13], 90, [2, 2], .none),
         ]
         let hasAVX2 = InstructionSet.hasAVX2
         for portable in [false, true] {
@@ -149,6 +156,57 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                         }
                         XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(useResidual) \(isa)")
                     }
+                }
+            }
+        }
+    }
+
+    /// ck_lanes_conv (the channel-lanes kernel, AVX-512 only) against a Double sum: K around its
+    /// k-blocks (one block below 256, then ⌊K/128⌋), rows that fill 32-row blocks partly (1,
+    /// 17, 33, 70) and a row range starting at the second block, pixel counts that make tiles
+    /// of every width 1 … 14 and more than one chunk of 16 tiles (n 250), no bias and a bias, a
+    /// residual (also Y itself, read before written), row strides wider than the plane, and
+    /// everything outside the row and column range left untouched.
+    func testChannelLanesKernelMatchesSum() throws {
+        try XCTSkipUnless(InstructionSet.hasAVX512, "the channel-lanes kernel runs only on AVX-512")
+        for k in [0, 1, 64, 255, 256, 383, 700] {
+            for (m, n) in [(1, 1), (17, 13), (33, 14), (70, 15), (40, 49), (70, 29), (33, 250)] {
+                for (useBias, residual) in [(false, "none"), (true, "none"), (true, "separate"), (false, "in place")] {
+                    let ldx = n + 5, ldy = n + 3
+                    let w = randoms(m * k), x = randoms(k * ldx), bias = randoms(m), r = randoms(m * ldy)
+                    let rows = m > 32 ? 32..<m : 0..<m, cols = n > 3 ? 2..<(n - 1) : 0..<n
+                    let sentinel: Float = 12345
+                    var y = residual == "in place" ? r : [Float](repeating: sentinel, count: m * ldy)
+                    let packed = AlignedFloats(count: ck_lanes_packed_floats(Int32(m), Int32(k))) {
+                        ck_lanes_pack(w, Int32(m), Int32(k), $0)
+                    }
+                    let act = Activation.clip(min: -2, max: 3)
+                    let ok = bias.withUnsafeBufferPointer { bp in
+                        r.withUnsafeBufferPointer { rp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                let res: UnsafePointer<Float>? = residual == "none" ? nil : residual == "separate" ? rp.baseAddress : UnsafePointer(yp.baseAddress)
+                                return ck_lanes_conv(
+                                    packed.base, useBias ? bp.baseAddress : nil, res, x, yp.baseAddress, Int32(m), Int32(k), Int32(ldx),
+                                    Int32(ldy), Int32(rows.lowerBound), Int32(rows.upperBound), Int32(cols.lowerBound), Int32(cols.upperBound),
+                                    act.ck)
+                            }
+                        }
+                    }
+                    XCTAssertEqual(ok, 1)
+                    var worst: Double = 0
+                    for i in 0..<m {
+                        for j in 0..<ldy {
+                            let got = y[i * ldy + j]
+                            guard rows.contains(i) && cols.contains(j) else {
+                                XCTAssertEqual(got, residual == "in place" ? r[i * ldy + j] : sentinel, "k \(k) m \(m) n \(n): (\(i), \(j)) outside the range was written")
+                                continue
+                            }
+                            var sum = (useBias ? Double(bias[i]) : 0) + (residual == "none" ? 0 : Double(r[i * ldy + j]))
+                            for kk in 0..<k { sum += Double(w[i * k + kk]) * Double(x[kk * ldx + j]) }
+                            worst = max(worst, abs(Double(got) - min(max(sum, -2), 3)))
+                        }
+                    }
+                    XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(residual)")
                 }
             }
         }

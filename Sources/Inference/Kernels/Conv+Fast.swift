@@ -23,7 +23,7 @@ final class ConvKernel: Kernel {
     let activation: Activation
     /// On the packed path (`usesPackedGEMM`): each group's [M/group × patchSize] weights packed
     /// by ck_pointwise_pack, `packedGroupStride` floats apart; else empty.
-    let packed: [Float]
+    let packed: AlignedFloats
     let packedGroupStride: Int
     /// The im2col bands and their column buffer (unused on the pointwise / depthwise paths).
     let bands: ColumnBands
@@ -41,7 +41,7 @@ final class ConvKernel: Kernel {
     /// Upper bound on one im2col buffer (16 MB), so that huge patches do not double peak memory.
     static let maxColumnFloats = 4 << 20
 
-    var usesPackedGEMM: Bool { !packed.isEmpty }
+    var usesPackedGEMM: Bool { packed.count > 0 }
 
     // Every patch size takes the packed kernel on AVX2+FMA. Until its narrow tail columns
     // (pointwise.c) OpenBLAS won above K = 1152 — the 1-column tail of a 7×7 plane cost ~60 %
@@ -63,21 +63,20 @@ final class ConvKernel: Kernel {
             let (mg, k) = (geometry.outChannelsPerGroup, geometry.patchSize)
             let stride = ck_pointwise_packed_floats(Int32(mg), Int32(k))
             packedGroupStride = stride
-            packed = [Float](unsafeUninitializedCapacity: geometry.group * stride) { buffer, initialized in
+            packed = AlignedFloats(count: geometry.group * stride) { buffer in
                 weights.withUnsafeBufferPointer { wp in
                     for group in 0..<geometry.group {
-                        ck_pointwise_pack(wp.baseAddress! + group * mg * k, Int32(mg), Int32(k), buffer.baseAddress! + group * stride)
+                        ck_pointwise_pack(wp.baseAddress! + group * mg * k, Int32(mg), Int32(k), buffer + group * stride)
                     }
                 }
-                initialized = geometry.group * stride
             }
             self.weights = []
         } else {
             packedGroupStride = 0
-            packed = []
+            packed = AlignedFloats(count: 0) { _ in }
             self.weights = weights
         }
-        gathersColumns = !packed.isEmpty && forcedBand == nil && InstructionSet.hasAVX512
+        gathersColumns = packed.count > 0 && forcedBand == nil && InstructionSet.hasAVX512
         pixelRanges = ConvKernel.pixelRanges(pixels: w.outH * w.outW, threads: threads)
         bands = ColumnBands(
             pixels: w.outH * w.outW, patchSize: geometry.patchSize, maxColumnFloats: ConvKernel.maxColumnFloats,
@@ -96,9 +95,7 @@ final class ConvKernel: Kernel {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
         if usesPackedGEMM {
-            packed.withUnsafeBufferPointer { pp in
-                bias.withUnsafeBufferPointer { bp in im2colPacked(x, pp.baseAddress!, bp.baseAddress!, y, scratch) }
-            }
+            bias.withUnsafeBufferPointer { bp in im2colPacked(x, packed.base, bp.baseAddress!, y, scratch) }
             return
         }
         weights.withUnsafeBufferPointer { wp in

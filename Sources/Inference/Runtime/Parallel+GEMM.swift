@@ -3,10 +3,10 @@ import Tensor
 
 extension Parallel {
     /// Output channels (rows) part `i` of `parts` takes when `rows` are shared in whole
-    /// 6-row panels of the packed GEMM kernel (CK_PW_PANEL_ROWS), so no panel is cut; empty
-    /// when there are fewer panels than parts.
-    static func panelRows(_ rows: Int, part i: Int, of parts: Int) -> Range<Int> {
-        let perPanel = Int(CK_PW_PANEL_ROWS)
+    /// 6-row panels of the packed GEMM kernel (CK_PW_PANEL_ROWS; or `perPanel`, e.g. the
+    /// channel-lanes kernel's 32-row blocks), so no panel is cut; empty when there are fewer
+    /// panels than parts.
+    static func panelRows(_ rows: Int, part i: Int, of parts: Int, perPanel: Int = Int(CK_PW_PANEL_ROWS)) -> Range<Int> {
         let panels = (rows + perPanel - 1) / perPanel
         let lower = min(rows, panels * i / parts * perPanel), upper = min(rows, panels * (i + 1) / parts * perPanel)
         return lower..<max(lower, upper)
