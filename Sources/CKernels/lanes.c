@@ -2,7 +2,7 @@
 //
 // Loop order: pixel chunks (up to CHUNK_TILES tiles of ≤ 14 pixels) outside, then blocks of 32
 // output channels, then k-blocks of ~BLOCK_K, then the chunk's tiles: a k-block's W (BLOCK_K ×
-// 32 floats, 16 KB) stays in L1 while every tile of the chunk passes over it, and a tile's
+// 32 floats, 12–24 KB) stays in L1 while every tile of the chunk passes over it, and a tile's
 // partial sums wait between k-blocks in a small buffer in the lane layout (two aligned zmm per
 // pixel), so only the last k-block transposes and writes Y. X is read in place: a tile's
 // pixels at one k are one or two lines.
@@ -22,14 +22,18 @@
 #include "ck_avx2_common.h"
 #endif
 
-enum { OB = CK_LANES_BLOCK_ROWS, PMAX = 14, BLOCK_K = 128, CHUNK_TILES = 16 };
+/// K runs in floor(K / BLOCK_K) balanced blocks (96 … 191 values; one block below 192): a
+/// block's weights (12–24 KB) and the chunk's X rows share L1. Hot, one thread, over 10
+/// shapes: blocks of ~64 ran 0–6 % faster than ~128, ~96 0–6 % faster than ~64, ~32 slower.
+enum { OB = CK_LANES_BLOCK_ROWS, PMAX = 14, BLOCK_K = 96, CHUNK_TILES = 16 };
 
 int ck_lanes_fits(int m, int k, int n) {
     // Measured (see ck_lanes.h): every 49-pixel shape with k ≥ 64 wins (1.02 … 1.49×); at
-    // 169 … 196 pixels only deep products (k ≥ 3m: 64×512×169 1.27×, 128×512×196 1.19×,
-    // 112×672×196 1.05×; 512×1024×196 0.99, 1000×512×169 0.98); wider planes lose.
+    // 169 … 196 pixels only deep products (k ≥ 3m: 64×512×169 1.27×, 128×512×196 1.19×;
+    // 512×1024×196 0.99, 1000×512×169 0.98) whose rows fill whole 32-row blocks (80×480×196,
+    // a block half empty: 0.92×; 112×672×196 1.05×); wider planes lose.
     if (!ck_has_avx512()) return 0;
-    return (n <= 64 && k >= 64) || (n <= 256 && k >= 3 * m && k >= 256);
+    return (n <= 64 && k >= 64) || (n <= 256 && k >= 3 * m && k >= 256 && m % OB == 0);
 }
 
 size_t ck_lanes_packed_floats(int m, int k) { return (size_t)((m + OB - 1) / OB) * OB * (size_t)k; }
