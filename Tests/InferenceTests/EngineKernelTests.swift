@@ -223,6 +223,9 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
             ([1, 16, 34, 34], [16, 16, 3, 3], [1, 1, 1, 1], 1, .none),
             // The packed GEMM: K = C = 300 (two k-blocks), M = 23 (ragged panel), T = 5·5 tiles.
             ([1, 300, 10, 10], [23, 300, 3, 3], [1, 1, 1, 1], nil, .relu),
+            // On AVX-512 the channel-lanes products (ck_lanes_fits: 16 or 49 tiles, C ≥ 64):
+            // M = 70 in 32-row blocks (0..<64 and 64..<70 under the output-channel split).
+            ([1, 96, 14, 14], [70, 96, 3, 3], [1, 1, 1, 1], nil, .clip(min: 0, max: 6)),
         ]
         for threads in [1, 2] {
             Parallel.threads = threads

@@ -34,9 +34,16 @@ final class WinogradConvKernel: Kernel {
     /// Positions ξ of a transformed tile: (tile + 2)², 16 or 36 (one GEMM each).
     var positions: Int { (tile + 2) * (tile + 2) }
     /// The transformed weights U[ξ] (M × C each): on the packed path `positions` packed matrices
-    /// `packedStride` floats apart (ck_pointwise_pack's panels), else U[ξ][m][c] row-major.
-    let transformed: [Float]
+    /// `packedStride` floats apart (ck_pointwise_pack's panels, or ck_lanes_pack's 32-row
+    /// blocks when `lanes`), else U[ξ][m][c] row-major.
+    let transformed: AlignedFloats
     let packedStride: Int
+    /// The products on the channel-lanes kernel (ck_lanes_conv, AVX-512) where ck_lanes_fits a
+    /// band's M × C × tiles: every F(4×4) product at 14×14 (16 tiles) and 28×28 (49), F(2×2)'s
+    /// at 7×7, where the packed kernel's 16-column tiles are bound by their weight broadcasts.
+    /// Hot, one thread, against it: 256×256×16 0.303 → 0.265 ms, 512×512×16 1.26 → 1.07,
+    /// 128×128×49 0.252 → 0.213, 256×256×49 0.98 → 0.80 (the same with the weights cold).
+    let lanes: Bool
     let bias: [Float]
     let activation: Activation
     let tilesH: Int, tilesW: Int
@@ -148,24 +155,28 @@ final class WinogradConvKernel: Kernel {
         tilesW = (geometry.window.outW + tile - 1) / tile
         threads = max(1, Parallel.threads)
         let plain = WinogradConvKernel.transformWeights(weights, outChannels: m, inChannels: c, tile: tile)
-        if useAVX2 {
-            let stride = ck_pointwise_packed_floats(Int32(m), Int32(c))
-            packedStride = stride
-            transformed = [Float](unsafeUninitializedCapacity: positions * stride) { buffer, initialized in
-                plain.withUnsafeBufferPointer { u in
-                    for xi in 0..<positions {
-                        ck_pointwise_pack(u.baseAddress! + xi * m * c, Int32(m), Int32(c), buffer.baseAddress! + xi * stride)
-                    }
-                }
-                initialized = positions * stride
-            }
-        } else {
-            packedStride = m * c
-            transformed = plain
-        }
         let perRow = positions * (c + m) * tilesW
         let rows = forced ?? max(1, min(tilesH, WinogradConvKernel.maxBandFloats / perRow))
         bandTileRows = rows
+        let lanes = useAVX2 && ck_lanes_fits(Int32(m), Int32(c), Int32(rows * tilesW)) != 0
+        self.lanes = lanes
+        if useAVX2 {
+            let stride = lanes ? ck_lanes_packed_floats(Int32(m), Int32(c)) : ck_pointwise_packed_floats(Int32(m), Int32(c))
+            packedStride = stride
+            transformed = AlignedFloats(count: positions * stride) { buffer in
+                plain.withUnsafeBufferPointer { u in
+                    for xi in 0..<positions {
+                        let (from, to) = (u.baseAddress! + xi * m * c, buffer + xi * stride)
+                        if lanes { ck_lanes_pack(from, Int32(m), Int32(c), to) } else { ck_pointwise_pack(from, Int32(m), Int32(c), to) }
+                    }
+                }
+            }
+        } else {
+            packedStride = m * c
+            transformed = AlignedFloats(count: plain.count) { buffer in
+                plain.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: plain.count) }
+            }
+        }
         var split = forcedSplit ?? WinogradConvKernel.defaultSplit(geometry, tile: tile, tiles: tilesH * tilesW, threads: threads)
         if threads == 1 || (split == .tiles && tile != 4) { split = .serial }
         self.split = split
@@ -236,9 +247,10 @@ final class WinogradConvKernel: Kernel {
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
-        transformed.withUnsafeBufferPointer { up in
+        let u = UnsafePointer(transformed.base)
+        do {
             bias.withUnsafeBufferPointer { bp in
-                let u = up.baseAddress!, b = bp.baseAddress!
+                let b = bp.baseAddress!
                 let win = g.window
                 let (m, t, split, region) = (g.outChannels, threads, split, regionFloats)
                 let tiles = tilesH * tilesW
@@ -270,7 +282,8 @@ final class WinogradConvKernel: Kernel {
                     case .outputChannels:
                         forEachBand { tileRows in
                             DispatchQueueHelper.run(t) { i in
-                                let outputs = Parallel.panelRows(m, part: i, of: t)
+                                let outputs = Parallel.panelRows(
+                                    m, part: i, of: t, perPanel: lanes ? Int(CK_LANES_BLOCK_ROWS) : Int(CK_PW_PANEL_ROWS))
                                 guard !outputs.isEmpty else { return }
                                 band(
                                     xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
@@ -352,10 +365,15 @@ final class WinogradConvKernel: Kernel {
                 // Bias and activation come in the output transform: none here. A 0 means the
                 // ISA was forced portable after this kernel was built (tests only): poison P.
                 // The next position's weights are fetched during this one's last k-block.
+                // (The lanes kernel's weight stream runs on into the next position's by itself.)
                 let then = xi + 1 < positions.upperBound ? u + (xi + 1) * packedStride : nil
-                let ok = ck_pointwise_conv_then(
-                    u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
-                    Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck, then, Int32(m), Int32(c))
+                let ok = lanes
+                    ? ck_lanes_conv(
+                        u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
+                        Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck)
+                    : ck_pointwise_conv_then(
+                        u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
+                        Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck, then, Int32(m), Int32(c))
                 if ok == 0 { (p + xi * m * t).update(repeating: .nan, count: m * t) }
             } else {
                 BLAS.sgemm(
