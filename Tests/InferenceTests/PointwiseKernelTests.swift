@@ -141,20 +141,10 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                             }
                         }
                         XCTAssertEqual(ok, 1)
-                        var worst: Double = 0
-                        for i in 0..<m {
-                            for j in 0..<ldy {
-                                let got = y[i * ldy + j]
-                                guard rows.contains(i) && cols.contains(j) else {
-                                    XCTAssertEqual(got, sentinel, "k \(k) m \(m) n \(n): (\(i), \(j)) outside the range was written")
-                                    continue
-                                }
-                                var sum = (useBias ? Double(bias[i]) : 0) + (useResidual ? Double(r[i * ldy + j]) : 0)
-                                for kk in 0..<k { sum += Double(w[i * k + kk]) * Double(x[kk * ldx + j]) }
-                                worst = max(worst, abs(Double(got) - min(max(sum, -2), 3)))
-                            }
-                        }
-                        XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(useResidual) \(isa)")
+                        checkClippedProduct(
+                            y, w: w, x: x, bias: useBias ? bias : nil, residual: useResidual ? r : nil, m: m, k: k, ldx: ldx, ldy: ldy,
+                            rows: rows, cols: cols, untouched: { _ in sentinel },
+                            "k \(k) m \(m) n \(n) bias \(useBias) residual \(useResidual) \(isa)")
                     }
                 }
             }
@@ -193,22 +183,35 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                         }
                     }
                     XCTAssertEqual(ok, 1)
-                    var worst: Double = 0
-                    for i in 0..<m {
-                        for j in 0..<ldy {
-                            let got = y[i * ldy + j]
-                            guard rows.contains(i) && cols.contains(j) else {
-                                XCTAssertEqual(got, residual == "in place" ? r[i * ldy + j] : sentinel, "k \(k) m \(m) n \(n): (\(i), \(j)) outside the range was written")
-                                continue
-                            }
-                            var sum = (useBias ? Double(bias[i]) : 0) + (residual == "none" ? 0 : Double(r[i * ldy + j]))
-                            for kk in 0..<k { sum += Double(w[i * k + kk]) * Double(x[kk * ldx + j]) }
-                            worst = max(worst, abs(Double(got) - min(max(sum, -2), 3)))
-                        }
-                    }
-                    XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), "k \(k) m \(m) n \(n) bias \(useBias) residual \(residual)")
+                    checkClippedProduct(
+                        y, w: w, x: x, bias: useBias ? bias : nil, residual: residual == "none" ? nil : r, m: m, k: k, ldx: ldx, ldy: ldy,
+                        rows: rows, cols: cols, untouched: { residual == "in place" ? r[$0] : sentinel },
+                        "k \(k) m \(m) n \(n) bias \(useBias) residual \(residual)")
                 }
             }
         }
+    }
+
+    /// Y [m × ldy] against a Double sum of clip(bias + R + W·X, −2, 3) inside rows × cols (W
+    /// [m × k], X [k × ldx], R with Y's stride; bias and R optional), and untouched(index)
+    /// everywhere outside them.
+    private func checkClippedProduct(
+        _ y: [Float], w: [Float], x: [Float], bias: [Float]?, residual: [Float]?, m: Int, k: Int, ldx: Int, ldy: Int,
+        rows: Range<Int>, cols: Range<Int>, untouched: (Int) -> Float, _ label: String
+    ) {
+        var worst: Double = 0
+        for i in 0..<m {
+            for j in 0..<ldy {
+                let got = y[i * ldy + j]
+                guard rows.contains(i) && cols.contains(j) else {
+                    XCTAssertEqual(got, untouched(i * ldy + j), "\(label): (\(i), \(j)) outside the range was written")
+                    continue
+                }
+                var sum = (bias.map { Double($0[i]) } ?? 0) + (residual.map { Double($0[i * ldy + j]) } ?? 0)
+                for kk in 0..<k { sum += Double(w[i * k + kk]) * Double(x[kk * ldx + j]) }
+                worst = max(worst, abs(Double(got) - min(max(sum, -2), 3)))
+            }
+        }
+        XCTAssertLessThan(worst, 1e-5 * Double(max(k, 16)), label)
     }
 }
