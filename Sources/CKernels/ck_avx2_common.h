@@ -45,4 +45,11 @@ CK_INLINE_AVX512 __m512 activate16(__m512 v, ck_activation a) {
     }
 }
 
+/// The lanes of half h (0 or 1: items 16·h … 16·h + 15) of a 32-item pair of vectors that
+/// hold one of its first `count` items (a pixel strip's columns, a channel block's rows).
+static inline __mmask16 half_mask(int count, int h) {
+    const int n = count - 16 * h;
+    return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u);
+}
+
 #endif

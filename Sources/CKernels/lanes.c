@@ -10,10 +10,11 @@
 // At batch 1 the weights come from memory on every pass (ResNet-50's 7×7 layers hold 1–4 MB
 // each): the chunk's tiles fetch the next k-block's weights into L2 while they compute, as
 // ck_pointwise_conv does (spread over all tiles rather than the first one's: 2 % in
-// open-nsfw's 7×7 layers, fetching two blocks ahead no better). Measured with the weights flushed from cache (one thread, CPU
-// time, against ck_pointwise_conv): without it the kernel lost 1–11 % (1024×256×49 0.235 →
-// 0.257 ms), with it it wins 10–20 % (256×1024×49 0.237 → 0.188, 512×2048×49 0.933 → 0.807,
-// 192×1152×49 0.189 → 0.158, 128×512×196 0.191 → 0.163).
+// open-nsfw's 7×7 layers; fetching two blocks ahead was no better). Measured with the
+// weights flushed from cache (one thread, CPU time, against ck_pointwise_conv): without the
+// fetch the kernel lost 1–11 % (1024×256×49 0.235 → 0.257 ms), with it it wins 10–20 %
+// (256×1024×49 0.237 → 0.188, 512×2048×49 0.933 → 0.807, 192×1152×49 0.189 → 0.158,
+// 128×512×196 0.191 → 0.163).
 #include "ck_lanes.h"
 #include "ck_cpu.h"
 
@@ -76,12 +77,6 @@ CK_INLINE_AVX512 void transpose16(__m512 r[16]) {
         r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
         r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
     }
-}
-
-/// The lanes of a 32-row block's half h (0 or 1) that hold one of its first `rows` rows.
-static inline __mmask16 half_mask(int rows, int h) {
-    const int n = rows - 16 * h;
-    return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u);
 }
 
 /// P pixels × 32 channels over k values: from the bias (first k-block) or the tile's partial

@@ -378,16 +378,9 @@ CK_INLINE_AVX512 void tile_dispatch512(const float *ap, const float *bias, const
     }
 }
 
-/// The lanes of half h (0 or 1: columns 16·h … 16·h + 15) of a 32-column strip that hold one
-/// of its first `cols` columns.
-static inline __mmask16 strip_half_mask(int cols, int h) {
-    const int n = cols - 16 * h;
-    return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1u);
-}
-
 /// kb rows × cols (≤ 32) floats of X (row stride ldx) into dst (row stride 32), zero-filled.
 CK_INLINE_AVX512 void copy_strip32(const float *x, int ldx, int kb, int cols, float *dst) {
-    const __mmask16 lo = strip_half_mask(cols, 0), hi = strip_half_mask(cols, 1);
+    const __mmask16 lo = half_mask(cols, 0), hi = half_mask(cols, 1);
     for (int kk = 0; kk < kb; kk++) {
         const float *r = x + (size_t)kk * ldx;
         _mm512_store_ps(dst + 32 * kk, _mm512_maskz_loadu_ps(lo, r));
@@ -426,7 +419,7 @@ CK_INLINE_AVX512 void gather_strip32(const implicit_columns *src, int k0, int kb
     const __m512i in_w = _mm512_set1_epi32(w->in_w), in_h = _mm512_set1_epi32(w->in_h);
     const __m512i origin[2] = {_mm512_add_epi32(_mm512_mullo_epi32(y0[0], in_w), x0[0]),
                                _mm512_add_epi32(_mm512_mullo_epi32(y0[1], in_w), x0[1])};
-    const __mmask16 live[2] = {strip_half_mask(cols, 0), strip_half_mask(cols, 1)};
+    const __mmask16 live[2] = {half_mask(cols, 0), half_mask(cols, 1)};
     // A half runs contiguously when all 16 of its pixels are live and in one output row, at
     // stride 1 or 2: then its input columns for tap kx are ix0[first] + dx + s·i.
     const int s = w->stride_w, runs = s == 1 || s == 2;
