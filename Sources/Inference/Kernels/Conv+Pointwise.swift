@@ -15,7 +15,7 @@ import Tensor
 /// On AVX-512, narrow planes with many input channels (ck_lanes_fits: 7×7, and 13×13 … 14×14
 /// when K ≥ 3M) take the channel-lanes kernel instead (Sources/CKernels/lanes.c: 32 output
 /// channels in the lanes × up to 14 pixels per tile, so a 49-pixel plane fills its vectors);
-/// the weights are packed for whichever kernel the shape takes.
+/// `PackedGEMMWeights` packs for whichever kernel the shape takes.
 ///
 /// Only used when the CPU runs AVX2+FMA (`applies`); otherwise `ConvKernel` (OpenBLAS) runs
 /// the layer. Threads: whole images per thread when the batch allows, else column strips
@@ -23,10 +23,8 @@ import Tensor
 /// the weights outweigh it (M > H·W).
 final class PointwiseConvKernel: Kernel {
     let g: ConvGeometry
-    /// W [M, C] in panels of CK_PW_PANEL_ROWS rows, k-major inside a panel (ck_pointwise.h),
-    /// or in 32-row blocks for the channel-lanes kernel (ck_lanes.h) when `lanes`.
-    let packed: AlignedFloats
-    let lanes: Bool
+    /// W [M, C], packed for the strip or the channel-lanes kernel.
+    let packed: PackedGEMMWeights
     let bias: [Float]
     let activation: Activation
     /// A fused residual Add: input 3 (same shape as the output) is added before the activation.
@@ -59,14 +57,8 @@ final class PointwiseConvKernel: Kernel {
         let w = geometry.window
         columnStride = ColumnBands.stride(w.outH * w.outW)
         scratchCount = w.strideH != 1 || w.strideW != 1 ? geometry.inChannels * columnStride * threads : 0
-        let (m, k) = (Int32(geometry.outChannels), Int32(geometry.inChannels))
-        let lanes = ck_lanes_fits(m, k, Int32(w.outH * w.outW)) != 0
-        self.lanes = lanes
-        let count = lanes ? ck_lanes_packed_floats(m, k) : ck_pointwise_packed_floats(m, k)
-        packed = AlignedFloats(count: count) { buffer in
-            weights.withUnsafeBufferPointer {
-                if lanes { ck_lanes_pack($0.baseAddress, m, k, buffer) } else { ck_pointwise_pack($0.baseAddress, m, k, buffer) }
-            }
+        packed = weights.withUnsafeBufferPointer {
+            PackedGEMMWeights($0.baseAddress!, m: geometry.outChannels, k: geometry.inChannels, columns: w.outH * w.outW)
         }
     }
 
@@ -78,7 +70,7 @@ final class PointwiseConvKernel: Kernel {
         let (m, k, hw, batch) = (g.outChannels, g.inChannels, win.outH * win.outW, g.batch)
         let act = activation.ck
         let t = min(Parallel.threads, threads)
-        let lanes = self.lanes
+        let packed = self.packed
         let strided = isStrided
         let ldx = strided ? columnStride : hw
         /// Image n's input as a [C × outH·outW] matrix with row stride ldx: the input itself at
@@ -92,18 +84,16 @@ final class PointwiseConvKernel: Kernel {
             ck_im2col(src, Int32(k), &window, 0, hw, 0, Int32(k), dst, ldx)
             return UnsafePointer(dst)
         }
-        let p = UnsafePointer(packed.base)
         do {
             bias.withUnsafeBufferPointer { bp in
                 let b = bp.baseAddress!
                 /// Rows and columns of image n; a 0 from the kernel means the ISA was switched
                 /// after this kernel was built (tests only): poison the output so it shows.
                 func call(_ n: Int, _ x: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>) {
-                    let conv = lanes ? ck_lanes_conv : ck_pointwise_conv
-                    let ok = conv(
-                        p, b, r.map { $0 + n * m * hw }, x, y + n * m * hw, Int32(m), Int32(k), Int32(ldx), Int32(hw),
-                        Int32(rows.lowerBound), Int32(rows.upperBound), Int32(cols.lowerBound), Int32(cols.upperBound), act)
-                    if ok == 0 { (y + n * m * hw).update(repeating: .nan, count: m * hw) }
+                    let ok = packed.product(
+                        bias: b, residual: r.map { $0 + n * m * hw }, x: x, ldx: ldx, y: y + n * m * hw, ldy: hw, rows: rows,
+                        columns: cols, activation: act)
+                    if !ok { (y + n * m * hw).update(repeating: .nan, count: m * hw) }
                 }
                 if batch >= t && t > 1 {
                     DispatchQueueHelper.run(t) { i in
@@ -127,7 +117,7 @@ final class PointwiseConvKernel: Kernel {
                         }
                     } else {
                         DispatchQueueHelper.run(t) { i in
-                            let rows = Parallel.panelRows(m, part: i, of: t, perPanel: lanes ? Int(CK_LANES_BLOCK_ROWS) : Int(CK_PW_PANEL_ROWS))
+                            let rows = Parallel.panelRows(m, part: i, of: t, perPanel: packed.rowBlock)
                             if !rows.isEmpty { call(n, x, rows: rows, cols: 0..<hw) }
                         }
                     }

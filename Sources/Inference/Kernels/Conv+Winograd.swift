@@ -33,17 +33,16 @@ final class WinogradConvKernel: Kernel {
     let tile: Int
     /// Positions ξ of a transformed tile: (tile + 2)², 16 or 36 (one GEMM each).
     var positions: Int { (tile + 2) * (tile + 2) }
-    /// The transformed weights U[ξ] (M × C each): on the packed path `positions` packed matrices
-    /// `packedStride` floats apart (ck_pointwise_pack's panels, or ck_lanes_pack's 32-row
-    /// blocks when `lanes`), else U[ξ][m][c] row-major.
-    let transformed: AlignedFloats
-    let packedStride: Int
-    /// The products on the channel-lanes kernel (ck_lanes_conv, AVX-512) where ck_lanes_fits a
-    /// band's M × C × tiles: every F(4×4) product at 14×14 (16 tiles) and 28×28 (49), F(2×2)'s
-    /// at 7×7, where the packed kernel's 16-column tiles are bound by their weight broadcasts.
-    /// Hot, one thread, against it: 256×256×16 0.303 → 0.265 ms, 512×512×16 1.26 → 1.07,
-    /// 128×128×49 0.252 → 0.213, 256×256×49 0.98 → 0.80 (the same with the weights cold).
-    let lanes: Bool
+    /// The transformed weights U[ξ] (M × C each) on the packed path, one packed matrix per
+    /// position; nil on the portable path (`plainTransformed`). The products run on the
+    /// channel-lanes kernel where it fits a band's M × C × tiles (PackedGEMMWeights): every
+    /// F(4×4) product at 14×14 (16 tiles) and 28×28 (49), F(2×2)'s at 7×7, where the strip
+    /// kernel's 16-column tiles are bound by their weight broadcasts. Hot, one thread, against
+    /// it: 256×256×16 0.303 → 0.265 ms, 512×512×16 1.26 → 1.07, 128×128×49 0.252 → 0.213,
+    /// 256×256×49 0.98 → 0.80 (the same with the weights cold).
+    let packed: PackedGEMMWeights?
+    /// U[ξ][m][c] row-major for OpenBLAS (portable path); empty on the packed path.
+    let plainTransformed: [Float]
     let bias: [Float]
     let activation: Activation
     let tilesH: Int, tilesW: Int
@@ -158,24 +157,15 @@ final class WinogradConvKernel: Kernel {
         let perRow = positions * (c + m) * tilesW
         let rows = forced ?? max(1, min(tilesH, WinogradConvKernel.maxBandFloats / perRow))
         bandTileRows = rows
-        let lanes = useAVX2 && ck_lanes_fits(Int32(m), Int32(c), Int32(rows * tilesW)) != 0
-        self.lanes = lanes
         if useAVX2 {
-            let stride = lanes ? ck_lanes_packed_floats(Int32(m), Int32(c)) : ck_pointwise_packed_floats(Int32(m), Int32(c))
-            packedStride = stride
-            transformed = AlignedFloats(count: positions * stride) { buffer in
-                plain.withUnsafeBufferPointer { u in
-                    for xi in 0..<positions {
-                        let (from, to) = (u.baseAddress! + xi * m * c, buffer + xi * stride)
-                        if lanes { ck_lanes_pack(from, Int32(m), Int32(c), to) } else { ck_pointwise_pack(from, Int32(m), Int32(c), to) }
-                    }
-                }
+            let (matrices, columns) = ((tile + 2) * (tile + 2), rows * tilesW)
+            packed = plain.withUnsafeBufferPointer {
+                PackedGEMMWeights($0.baseAddress!, m: m, k: c, matrices: matrices, columns: columns)
             }
+            plainTransformed = []
         } else {
-            packedStride = m * c
-            transformed = AlignedFloats(count: plain.count) { buffer in
-                plain.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: plain.count) }
-            }
+            packed = nil
+            plainTransformed = plain
         }
         var split = forcedSplit ?? WinogradConvKernel.defaultSplit(geometry, tile: tile, tiles: tilesH * tilesW, threads: threads)
         if threads == 1 || (split == .tiles && tile != 4) { split = .serial }
@@ -247,7 +237,6 @@ final class WinogradConvKernel: Kernel {
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
-        let u = UnsafePointer(transformed.base)
         do {
             bias.withUnsafeBufferPointer { bp in
                 let b = bp.baseAddress!
@@ -260,7 +249,7 @@ final class WinogradConvKernel: Kernel {
                     switch split {
                     case .serial:
                         forEachBand { tileRows in
-                            band(xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: 0..<m, region: scratch)
+                            band(xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: 0..<m, region: scratch)
                         }
                     case .tiles:
                         let piece = bandTileRows * tilesW
@@ -272,21 +261,21 @@ final class WinogradConvKernel: Kernel {
                                 let tileRows = (first / tilesW)..<((last - 1) / tilesW + 1)
                                 let offset = tileRows.lowerBound * tilesW
                                 band(
-                                    xn, yn, u, b, tileRows: tileRows, tiles: (first - offset)..<(last - offset), outputs: 0..<m,
+                                    xn, yn, b, tileRows: tileRows, tiles: (first - offset)..<(last - offset), outputs: 0..<m,
                                     region: scratch + i * region)
                                 first = last
                             }
                         }
                     case .steps:
-                        forEachBand { tileRows in bandInSteps(xn, yn, u, b, tileRows: tileRows, scratch: scratch) }
+                        forEachBand { tileRows in bandInSteps(xn, yn, b, tileRows: tileRows, scratch: scratch) }
                     case .outputChannels:
                         forEachBand { tileRows in
                             DispatchQueueHelper.run(t) { i in
                                 let outputs = Parallel.panelRows(
-                                    m, part: i, of: t, perPanel: lanes ? Int(CK_LANES_BLOCK_ROWS) : Int(CK_PW_PANEL_ROWS))
+                                    m, part: i, of: t, perPanel: packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS))
                                 guard !outputs.isEmpty else { return }
                                 band(
-                                    xn, yn, u, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
+                                    xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
                                     region: scratch + i * region)
                             }
                         }
@@ -319,12 +308,12 @@ final class WinogradConvKernel: Kernel {
     /// them unless F(4×4)) and output channels `outputs`, on one thread, in `region` (P's
     /// rows outside `outputs` are neither written nor read).
     private func band(
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>,
         tileRows: Range<Int>, tiles: Range<Int>, outputs: Range<Int>, region: UnsafeMutablePointer<Float>
     ) {
         let (v, p, strip) = layout(region, tiles: tiles.count)
         for ch in 0..<g.inChannels { inputTransform(x, channel: ch, tileRows: tileRows, tiles: tiles, into: v, strip: strip) }
-        products(u, v, p, tiles: tiles.count, positions: 0..<positions, outputs: outputs)
+        products(v, p, tiles: tiles.count, positions: 0..<positions, outputs: outputs)
         for o in outputs { outputTransform(p, channel: o, tileRows: tileRows, tiles: tiles, into: y, bias: b[o]) }
     }
 
@@ -332,7 +321,7 @@ final class WinogradConvKernel: Kernel {
     /// positions ξ, output channels), V and P shared in region 0, thread i's strip after V and
     /// P in region i.
     private func bandInSteps(
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>,
         tileRows: Range<Int>, scratch: UnsafeMutablePointer<Float>
     ) {
         let (c, m, t, threads, region) = (g.inChannels, g.outChannels, tileRows.count * tilesW, threads, regionFloats)
@@ -348,7 +337,7 @@ final class WinogradConvKernel: Kernel {
             let strip = layout(scratch + i * region, tiles: t).strip
             for ch in channels { inputTransform(x, channel: ch, tileRows: tileRows, tiles: tiles, into: v, strip: strip) }
         }
-        split(positions) { range, _ in products(u, v, p, tiles: t, positions: range, outputs: 0..<m) }
+        split(positions) { range, _ in products(v, p, tiles: t, positions: range, outputs: 0..<m) }
         split(m) { channels, _ in
             for o in channels { outputTransform(p, channel: o, tileRows: tileRows, tiles: tiles, into: y, bias: b[o]) }
         }
@@ -356,29 +345,25 @@ final class WinogradConvKernel: Kernel {
 
     /// P[ξ] rows `outputs` = U[ξ] · V[ξ] for ξ in `positions` (T = `tiles` columns).
     private func products(
-        _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ p: UnsafeMutablePointer<Float>, tiles t: Int,
+        _ v: UnsafePointer<Float>, _ p: UnsafeMutablePointer<Float>, tiles t: Int,
         positions: Range<Int>, outputs: Range<Int>
     ) {
         let (c, m) = (g.inChannels, g.outChannels)
         for xi in positions {
-            if useAVX2 {
-                // Bias and activation come in the output transform: none here. A 0 means the
+            if let packed {
+                // Bias and activation come in the output transform: none here. A false means the
                 // ISA was forced portable after this kernel was built (tests only): poison P.
                 // The next position's weights are fetched during this one's last k-block.
-                // (The lanes kernel's weight stream runs on into the next position's by itself.)
-                let then = xi + 1 < positions.upperBound ? u + (xi + 1) * packedStride : nil
-                let ok = lanes
-                    ? ck_lanes_conv(
-                        u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
-                        Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck)
-                    : ck_pointwise_conv_then(
-                        u + xi * packedStride, nil, nil, v + xi * c * t, p + xi * m * t, Int32(m), Int32(c), Int32(t), Int32(t),
-                        Int32(outputs.lowerBound), Int32(outputs.upperBound), 0, Int32(t), Activation.none.ck, then, Int32(m), Int32(c))
-                if ok == 0 { (p + xi * m * t).update(repeating: .nan, count: m * t) }
+                let ok = packed.product(
+                    xi, bias: nil, residual: nil, x: v + xi * c * t, ldx: t, y: p + xi * m * t, ldy: t, rows: outputs, columns: 0..<t,
+                    activation: Activation.none.ck, prefetchNext: xi + 1 < positions.upperBound)
+                if !ok { (p + xi * m * t).update(repeating: .nan, count: m * t) }
             } else {
-                BLAS.sgemm(
-                    m: outputs.count, n: t, k: c, a: u + (xi * m + outputs.lowerBound) * c, lda: c, b: v + xi * c * t, ldb: t,
-                    c: p + (xi * m + outputs.lowerBound) * t, ldc: t)
+                plainTransformed.withUnsafeBufferPointer { u in
+                    BLAS.sgemm(
+                        m: outputs.count, n: t, k: c, a: u.baseAddress! + (xi * m + outputs.lowerBound) * c, lda: c, b: v + xi * c * t,
+                        ldb: t, c: p + (xi * m + outputs.lowerBound) * t, ldc: t)
+                }
             }
         }
     }
