@@ -84,42 +84,40 @@ final class PointwiseConvKernel: Kernel {
             ck_im2col(src, Int32(k), &window, 0, hw, 0, Int32(k), dst, ldx)
             return UnsafePointer(dst)
         }
-        do {
-            bias.withUnsafeBufferPointer { bp in
-                let b = bp.baseAddress!
-                /// Rows and columns of image n; a 0 from the kernel means the ISA was switched
-                /// after this kernel was built (tests only): poison the output so it shows.
-                func call(_ n: Int, _ x: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>) {
-                    let ok = packed.product(
-                        bias: b, residual: r.map { $0 + n * m * hw }, x: x, ldx: ldx, y: y + n * m * hw, ldy: hw, rows: rows,
-                        columns: cols, activation: act)
-                    if !ok { (y + n * m * hw).update(repeating: .nan, count: m * hw) }
+        bias.withUnsafeBufferPointer { bp in
+            let b = bp.baseAddress!
+            /// Rows and columns of image n; a 0 from the kernel means the ISA was switched
+            /// after this kernel was built (tests only): poison the output so it shows.
+            func call(_ n: Int, _ x: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>) {
+                let ok = packed.product(
+                    bias: b, residual: r.map { $0 + n * m * hw }, x: x, ldx: ldx, y: y + n * m * hw, ldy: hw, rows: rows,
+                    columns: cols, activation: act)
+                if !ok { (y + n * m * hw).update(repeating: .nan, count: m * hw) }
+            }
+            if batch >= t && t > 1 {
+                DispatchQueueHelper.run(t) { i in
+                    for n in (batch * i / t)..<(batch * (i + 1) / t) { call(n, image(n, slot: i), rows: 0..<m, cols: 0..<hw) }
                 }
-                if batch >= t && t > 1 {
+                return
+            }
+            for n in 0..<batch {
+                let x = image(n, slot: 0)
+                // Below ~1 MFLOP a split costs more in dispatch than it saves.
+                if t <= 1 || m * k * hw < 1 << 19 {
+                    call(n, x, rows: 0..<m, cols: 0..<hw)
+                } else if hw >= 32 * t && m <= hw {
+                    // Column strips: each thread reads all of W and its share of X. When W
+                    // is the larger operand (m > hw, i.e. M·K > K·hw) row panels instead
+                    // halve each thread's weight traffic (SqueezeNet's conv10, 1000 × 512
+                    // at 13×13: 1.36 → 1.22 ms on 2 threads, measured in session 3).
                     DispatchQueueHelper.run(t) { i in
-                        for n in (batch * i / t)..<(batch * (i + 1) / t) { call(n, image(n, slot: i), rows: 0..<m, cols: 0..<hw) }
+                        let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15
+                        if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }
                     }
-                    return
-                }
-                for n in 0..<batch {
-                    let x = image(n, slot: 0)
-                    // Below ~1 MFLOP a split costs more in dispatch than it saves.
-                    if t <= 1 || m * k * hw < 1 << 19 {
-                        call(n, x, rows: 0..<m, cols: 0..<hw)
-                    } else if hw >= 32 * t && m <= hw {
-                        // Column strips: each thread reads all of W and its share of X. When W
-                        // is the larger operand (m > hw, i.e. M·K > K·hw) row panels instead
-                        // halve each thread's weight traffic (SqueezeNet's conv10, 1000 × 512
-                        // at 13×13: 1.36 → 1.22 ms on 2 threads, measured in session 3).
-                        DispatchQueueHelper.run(t) { i in
-                            let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15
-                            if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }
-                        }
-                    } else {
-                        DispatchQueueHelper.run(t) { i in
-                            let rows = Parallel.panelRows(m, part: i, of: t, perPanel: packed.rowBlock)
-                            if !rows.isEmpty { call(n, x, rows: rows, cols: 0..<hw) }
-                        }
+                } else {
+                    DispatchQueueHelper.run(t) { i in
+                        let rows = Parallel.panelRows(m, part: i, of: t, perPanel: packed.rowBlock)
+                        if !rows.isEmpty { call(n, x, rows: rows, cols: 0..<hw) }
                     }
                 }
             }

@@ -237,47 +237,45 @@ final class WinogradConvKernel: Kernel {
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
-        do {
-            bias.withUnsafeBufferPointer { bp in
-                let b = bp.baseAddress!
-                let win = g.window
-                let (m, t, split, region) = (g.outChannels, threads, split, regionFloats)
-                let tiles = tilesH * tilesW
-                for n in 0..<g.batch {
-                    let xn = x + n * g.inChannels * win.inH * win.inW
-                    let yn = y + n * m * win.outH * win.outW
-                    switch split {
-                    case .serial:
-                        forEachBand { tileRows in
-                            band(xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: 0..<m, region: scratch)
+        bias.withUnsafeBufferPointer { bp in
+            let b = bp.baseAddress!
+            let win = g.window
+            let (m, t, split, region) = (g.outChannels, threads, split, regionFloats)
+            let tiles = tilesH * tilesW
+            for n in 0..<g.batch {
+                let xn = x + n * g.inChannels * win.inH * win.inW
+                let yn = y + n * m * win.outH * win.outW
+                switch split {
+                case .serial:
+                    forEachBand { tileRows in
+                        band(xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: 0..<m, region: scratch)
+                    }
+                case .tiles:
+                    let piece = bandTileRows * tilesW
+                    DispatchQueueHelper.run(t) { i in
+                        var first = tiles * i / t
+                        let end = tiles * (i + 1) / t
+                        while first < end {
+                            let last = min(end, first + piece)
+                            let tileRows = (first / tilesW)..<((last - 1) / tilesW + 1)
+                            let offset = tileRows.lowerBound * tilesW
+                            band(
+                                xn, yn, b, tileRows: tileRows, tiles: (first - offset)..<(last - offset), outputs: 0..<m,
+                                region: scratch + i * region)
+                            first = last
                         }
-                    case .tiles:
-                        let piece = bandTileRows * tilesW
+                    }
+                case .steps:
+                    forEachBand { tileRows in bandInSteps(xn, yn, b, tileRows: tileRows, scratch: scratch) }
+                case .outputChannels:
+                    forEachBand { tileRows in
                         DispatchQueueHelper.run(t) { i in
-                            var first = tiles * i / t
-                            let end = tiles * (i + 1) / t
-                            while first < end {
-                                let last = min(end, first + piece)
-                                let tileRows = (first / tilesW)..<((last - 1) / tilesW + 1)
-                                let offset = tileRows.lowerBound * tilesW
-                                band(
-                                    xn, yn, b, tileRows: tileRows, tiles: (first - offset)..<(last - offset), outputs: 0..<m,
-                                    region: scratch + i * region)
-                                first = last
-                            }
-                        }
-                    case .steps:
-                        forEachBand { tileRows in bandInSteps(xn, yn, b, tileRows: tileRows, scratch: scratch) }
-                    case .outputChannels:
-                        forEachBand { tileRows in
-                            DispatchQueueHelper.run(t) { i in
-                                let outputs = Parallel.panelRows(
-                                    m, part: i, of: t, perPanel: packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS))
-                                guard !outputs.isEmpty else { return }
-                                band(
-                                    xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
-                                    region: scratch + i * region)
-                            }
+                            let outputs = Parallel.panelRows(
+                                m, part: i, of: t, perPanel: packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS))
+                            guard !outputs.isEmpty else { return }
+                            band(
+                                xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
+                                region: scratch + i * region)
                         }
                     }
                 }
