@@ -17,6 +17,7 @@
 // 128×512×196 0.191 → 0.163).
 #include "ck_lanes.h"
 #include "ck_cpu.h"
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -80,11 +81,15 @@ CK_INLINE_AVX512 void transpose16(__m512 r[16]) {
 }
 
 /// P pixels × 32 channels over k values: from the bias (first k-block) or the tile's partial
-/// sums in buf (pixel p's 32 channels at buf + 32·p), back into buf. Its first next_rows k
+/// sums in buf (pixel p's 32 channels at buf + 32·p), back into buf. Pixel p at value kk reads
+/// x[p] of the row xr = x + kk·ldx, or, with a window's offsets (KOFF), xr[S·p] of xr = x +
+/// koff[kk] (S: the horizontal stride); pixels from A on are the next output row's and read
+/// xr[gap + S·p]. Its first next_rows k
 /// values also fetch a row of the next k-block's weights into L2 each (two lines: next + k·
 /// next_step·32).
-CK_INLINE_AVX512 void tile_part(const float *wp, const float *x, int ldx, int k, const float *bias, int rows, int first, float *buf,
-                                const float *next, int next_rows, int next_step, const int P) {
+CK_INLINE_AVX512 void tile_part(const float *wp, const float *x, int ldx, const int *koff, long gap, int k, const float *bias,
+                                int rows, int first, float *buf, const float *next, int next_rows, int next_step, const int P,
+                                const int A, const int KOFF, const int S) {
     __m512 acc[PMAX][2];
     if (first) {
         const __m512 b0 = bias ? _mm512_maskz_loadu_ps(half_mask(rows, 0), bias) : _mm512_setzero_ps();
@@ -94,13 +99,14 @@ CK_INLINE_AVX512 void tile_part(const float *wp, const float *x, int ldx, int k,
         for (int p = 0; p < P; p++) acc[p][0] = _mm512_load_ps(buf + OB * p), acc[p][1] = _mm512_load_ps(buf + OB * p + 16);
     for (int kk = 0; kk < k; kk++) {
         const __m512 w0 = _mm512_loadu_ps(wp + (size_t)kk * OB), w1 = _mm512_loadu_ps(wp + (size_t)kk * OB + 16);
-        const float *xr = x + (size_t)kk * ldx;
+        const float *xr = KOFF ? x + koff[kk] : x + (size_t)kk * ldx;
+        const float *xb = xr + gap;
         if (kk < next_rows) {
             _mm_prefetch((const char *)(next + (size_t)kk * next_step * OB), _MM_HINT_T1);
             _mm_prefetch((const char *)(next + (size_t)kk * next_step * OB + 16), _MM_HINT_T1);
         }
         for (int p = 0; p < P; p++) {
-            const __m512 xp = _mm512_set1_ps(xr[p]);
+            const __m512 xp = _mm512_set1_ps(p < A ? xr[S * p] : xb[S * p]);
             acc[p][0] = _mm512_fmadd_ps(xp, w0, acc[p][0]);
             acc[p][1] = _mm512_fmadd_ps(xp, w1, acc[p][1]);
         }
@@ -125,50 +131,185 @@ CK_INLINE_AVX512 void tile_out(const float *buf, const float *res, float *y, int
     }
 }
 
+/// One tile: p pixels whose outputs are contiguous from y offset yo (row stride ldy) and whose
+/// inputs start at x offset xo; pixels from a on (a < p: two output rows of a narrow plane)
+/// read `gap` floats further on (past the padding between the rows).
+typedef struct {
+    long xo, yo;
+    int p, a;
+} lanes_tile;
+
+/// The product over the tiles in `tiles` (at most CHUNK_TILES), rows [row_begin, row_end).
+/// koff NULL: X's rows are ldx apart; else a window's offsets with horizontal stride (1 or 2).
+static CK_AVX512 void lanes_chunk(const float *packed, const float *bias, const float *residual, const float *x, int ldx,
+                                  const int *koff, int stride, long gap, float *y, int k, int ldy, int row_begin, int row_end,
+                                  const lanes_tile *tiles, int count, ck_activation act) {
+    const int blocks = k / BLOCK_K > 1 ? k / BLOCK_K : 1;
+    float buf[CHUNK_TILES * PMAX * OB] __attribute__((aligned(64)));
+    for (int row = row_begin; row < row_end; row += OB) {
+        const int rows = row_end - row < OB ? row_end - row : OB;
+        const float *b = bias ? bias + row : 0;
+        for (int blk = 0; blk < blocks; blk++) {
+            const int k0 = (int)((long)k * blk / blocks), k1 = (int)((long)k * (blk + 1) / blocks);
+            const float *wp = packed + ((size_t)(row / OB) * k + k0) * OB;
+            for (int i = 0; i < count; i++) {
+                const lanes_tile t = tiles[i];
+                float *tb = buf + i * PMAX * OB;
+                const float *xs = koff ? x + t.xo : x + (size_t)k0 * ldx + t.xo;
+                const int *ko = koff ? koff + k0 : 0;
+                // The weights are one stream in the order the blocks use them: the next
+                // block's (or the next 32 rows' first) start right after this one. The
+                // chunk's tiles share its rows (tile i fetches rows i, i + count, …).
+                const float *next = wp + ((size_t)(k1 - k0) + i) * OB;
+                const int next_rows = (k1 - k0 - i + count - 1) / count;
+#define PART(P, A, KOFF, S) tile_part(wp, xs, ldx, ko, gap, k1 - k0, b, rows, blk == 0, tb, next, next_rows, count, P, A, KOFF, S)
+#define PIECES(KOFF, S)                                                                                                            \
+    switch (t.p) {                                                                                                                 \
+    case 14: PART(14, 14, KOFF, S); break;                                                                                        \
+    case 13: PART(13, 13, KOFF, S); break;                                                                                        \
+    case 12: PART(12, 12, KOFF, S); break;                                                                                        \
+    case 11: PART(11, 11, KOFF, S); break;                                                                                        \
+    case 10: PART(10, 10, KOFF, S); break;                                                                                        \
+    case 9: PART(9, 9, KOFF, S); break;                                                                                           \
+    case 8: PART(8, 8, KOFF, S); break;                                                                                           \
+    case 7: PART(7, 7, KOFF, S); break;                                                                                           \
+    case 6: PART(6, 6, KOFF, S); break;                                                                                           \
+    case 5: PART(5, 5, KOFF, S); break;                                                                                           \
+    case 4: PART(4, 4, KOFF, S); break;                                                                                           \
+    case 3: PART(3, 3, KOFF, S); break;                                                                                           \
+    case 2: PART(2, 2, KOFF, S); break;                                                                                           \
+    case 1: PART(1, 1, KOFF, S); break;                                                                                           \
+    }
+#define ROW_PAIRS(S)                                                                                                               \
+    switch (t.p) {                                                                                                                 \
+    case 14: PART(14, 7, 1, S); break;                                                                                            \
+    case 12: PART(12, 6, 1, S); break;                                                                                            \
+    case 10: PART(10, 5, 1, S); break;                                                                                            \
+    }
+                if (!koff) {
+                    PIECES(0, 1)
+                } else if (stride == 1) {
+                    if (t.a < t.p) ROW_PAIRS(1) else PIECES(1, 1)
+                } else {
+                    if (t.a < t.p) ROW_PAIRS(2) else PIECES(1, 2)
+                }
+#undef ROW_PAIRS
+#undef PIECES
+#undef PART
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            const size_t at = (size_t)row * ldy + tiles[i].yo;
+            tile_out(buf + i * PMAX * OB, residual ? residual + at : 0, y + at, ldy, rows, act, tiles[i].p);
+        }
+    }
+}
+
+/// Columns [col_begin, col_end) in balanced tiles of ≤ 14 (a tile's pixels are one run of X's
+/// rows), CHUNK_TILES at a time.
 static CK_AVX512 void lanes_avx512(const float *packed, const float *bias, const float *residual, const float *x, float *y, int k,
                                    int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {
     const int n = col_end - col_begin, tiles = (n + PMAX - 1) / PMAX;
-    const int blocks = k / BLOCK_K > 1 ? k / BLOCK_K : 1;
-    float buf[CHUNK_TILES * PMAX * OB] __attribute__((aligned(64)));
+    lanes_tile chunk[CHUNK_TILES];
     // Tile t covers pixels [col_begin + n·t/tiles, col_begin + n·(t+1)/tiles): balanced, ≤ 14.
 #define TILE_BEGIN(t) (col_begin + (int)((long)n * (t) / tiles))
     for (int t0 = 0; t0 < tiles; t0 += CHUNK_TILES) {
         const int t1 = t0 + CHUNK_TILES < tiles ? t0 + CHUNK_TILES : tiles;
-        for (int row = row_begin; row < row_end; row += OB) {
-            const int rows = row_end - row < OB ? row_end - row : OB;
-            const float *b = bias ? bias + row : 0;
-            for (int blk = 0; blk < blocks; blk++) {
-                const int k0 = (int)((long)k * blk / blocks), k1 = (int)((long)k * (blk + 1) / blocks);
-                const float *wp = packed + ((size_t)(row / OB) * k + k0) * OB;
-                for (int t = t0; t < t1; t++) {
-                    const int p0 = TILE_BEGIN(t), p1 = TILE_BEGIN(t + 1);
-                    float *tb = buf + (t - t0) * PMAX * OB;
-                    const float *xs = x + (size_t)k0 * ldx + p0;
-                    // The weights are one stream in the order the blocks use them: the next
-                    // block's (or the next 32 rows' first) start right after this one. The
-                    // chunk's tiles share its rows (tile i fetches rows i, i + T, …).
-                    const int spread = t1 - t0, i = t - t0;
-                    const float *next = wp + ((size_t)(k1 - k0) + i) * OB;
-                    const int next_rows = (k1 - k0 - i + spread - 1) / spread;
-                    switch (p1 - p0) {
-#define PART(P) case P: tile_part(wp, xs, ldx, k1 - k0, b, rows, blk == 0, tb, next, next_rows, spread, P); break;
-                        PART(14) PART(13) PART(12) PART(11) PART(10) PART(9) PART(8)
-                        PART(7) PART(6) PART(5) PART(4) PART(3) PART(2) PART(1)
-#undef PART
-                    }
-                }
-            }
-            for (int t = t0; t < t1; t++) {
-                const int p0 = TILE_BEGIN(t);
-                const size_t at = (size_t)row * ldy + p0;
-                tile_out(buf + (t - t0) * PMAX * OB, residual ? residual + at : 0, y + at, ldy, rows, act, TILE_BEGIN(t + 1) - p0);
-            }
+        for (int t = t0; t < t1; t++) {
+            const int p0 = TILE_BEGIN(t), p = TILE_BEGIN(t + 1) - p0;
+            chunk[t - t0] = (lanes_tile){.xo = p0, .yo = p0, .p = p, .a = p};
         }
+        lanes_chunk(packed, bias, residual, x, ldx, 0, 1, 0, y, k, ldy, row_begin, row_end, chunk, t1 - t0, act);
     }
 #undef TILE_BEGIN
 }
 
+/// The next tile of a window convolution from output pixel *q (of all images' pixels) before
+/// `end`: two whole output rows when rows have 5 … 7 pixels, else a balanced piece (≤ 14) of
+/// the rest of q's row. Output (oy, ox) reads the padded planes from oy·sh·pad_w + ox·sw.
+static inline lanes_tile window_tile(long *q, long end, const ck_window *w, int pad_w, long x_image, long y_image) {
+    const int out_h = w->out_h, out_w = w->out_w;
+    const long plane = (long)out_h * out_w, image = *q / plane, in_image = *q % plane;
+    const long r = in_image / out_w, col = in_image % out_w;
+    const long row_end = *q - col + out_w < end ? *q - col + out_w : end, len = row_end - *q;
+    lanes_tile t = {.xo = image * x_image + r * w->stride_h * pad_w + col * w->stride_w, .yo = image * y_image + in_image};
+    if (col == 0 && len == out_w && out_w >= 5 && out_w <= PMAX / 2 && r + 1 < out_h && *q + 2 * out_w <= end) {
+        t.p = 2 * out_w, t.a = out_w;
+    } else {
+        const long pieces = (len + PMAX - 1) / PMAX;
+        t.p = t.a = (int)((len + pieces - 1) / pieces);
+    }
+    *q += t.p;
+    return t;
+}
+
+static CK_AVX512 void window_avx512(const float *packed, const float *bias, const float *residual, const float *xpad,
+                                    const int *koff, float *y, int k, const ck_window *w, int pad_w, long x_image, long y_image,
+                                    int row_begin, int row_end, long col_begin, long col_end, ck_activation act) {
+    lanes_tile chunk[CHUNK_TILES];
+    // A two-row tile's second row starts one padded row per vertical stride after its first.
+    const long gap = (long)w->stride_h * pad_w - (long)w->stride_w * w->out_w;
+    long q = col_begin;
+    while (q < col_end) {
+        int count = 0;
+        while (count < CHUNK_TILES && q < col_end) chunk[count++] = window_tile(&q, col_end, w, pad_w, x_image, y_image);
+        lanes_chunk(packed, bias, residual, xpad, 0, koff, w->stride_w, gap, y, k, w->out_h * w->out_w, row_begin, row_end, chunk,
+                    count, act);
+    }
+}
+
 #endif
+
+static int padded_h(const ck_window *w) { return w->in_h + w->pad_top + w->pad_bottom; }
+static int padded_w(const ck_window *w) { return w->in_w + w->pad_left + w->pad_right; }
+
+int ck_lanes_window_fits(int m, int channels, const ck_window *w) {
+    const int k = channels * w->kernel_h * w->kernel_w;
+    return w->stride_w >= 1 && w->stride_w <= 2 && w->stride_h >= 1 && w->dilation_h == 1 && w->dilation_w == 1 &&
+           ck_lanes_fits(m, k, w->out_h * w->out_w);
+}
+
+size_t ck_lanes_padded_floats(int channels, const ck_window *w) { return (size_t)channels * padded_h(w) * padded_w(w); }
+
+void ck_lanes_window_offsets(int channels, const ck_window *w, int *koff) {
+    const int ph = padded_h(w), pw = padded_w(w);
+    for (int c = 0; c < channels; c++)
+        for (int ky = 0; ky < w->kernel_h; ky++)
+            for (int kx = 0; kx < w->kernel_w; kx++) koff[(c * w->kernel_h + ky) * w->kernel_w + kx] = (c * ph + ky) * pw + kx;
+}
+
+void ck_lanes_pad(const float *x, int channels, const ck_window *w, float *xpad) {
+    const int ph = padded_h(w), pw = padded_w(w);
+    for (int c = 0; c < channels; c++) {
+        float *plane = xpad + (size_t)c * ph * pw;
+        const float *src = x + (size_t)c * w->in_h * w->in_w;
+        memset(plane, 0, sizeof(float) * (size_t)w->pad_top * pw);
+        for (int r = 0; r < w->in_h; r++) {
+            float *row = plane + (size_t)(w->pad_top + r) * pw;
+            memset(row, 0, sizeof(float) * w->pad_left);
+            memcpy(row + w->pad_left, src + (size_t)r * w->in_w, sizeof(float) * w->in_w);
+            memset(row + w->pad_left + w->in_w, 0, sizeof(float) * w->pad_right);
+        }
+        memset(plane + (size_t)(w->pad_top + w->in_h) * pw, 0, sizeof(float) * (size_t)w->pad_bottom * pw);
+    }
+}
+
+int ck_lanes_window_conv(const float *packed, const float *bias, const float *residual, const float *xpad, const int *koff,
+                         float *y, int m, int k, const ck_window *w, long x_image_stride, long y_image_stride, int row_begin,
+                         int row_end, long col_begin, long col_end, ck_activation act) {
+    if (row_end > m) row_end = m;
+#if defined(__x86_64__)
+    if (ck_has_avx512()) {
+        if (row_begin < row_end && col_begin < col_end)
+            window_avx512(packed, bias, residual, xpad, koff, y, k, w, padded_w(w), x_image_stride, y_image_stride, row_begin, row_end,
+                          col_begin, col_end, act);
+        return 1;
+    }
+#endif
+    (void)packed, (void)bias, (void)residual, (void)xpad, (void)koff, (void)y, (void)k, (void)w, (void)x_image_stride,
+        (void)y_image_stride, (void)row_begin, (void)col_begin, (void)col_end, (void)act;
+    return 0;
+}
 
 int ck_lanes_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k, int ldx,
                   int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act) {

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include "ck_activation.h"
+#include "ck_depthwise.h"  // ck_window
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,38 @@ void ck_lanes_pack(const float *w, int m, int k, float *packed);
 /// 0 (the caller packed for this kernel on a CPU that has it; tests switch ISAs).
 int ck_lanes_conv(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k, int ldx,
                   int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act);
+
+/// Direct convolution (horizontal stride 1 or 2, any vertical stride, dilation 1, one group,
+/// any kernel_h × kernel_w window and padding) on the same kernel, without a column matrix: W [M][C][kh][kw] as ONNX stores it
+/// is an [M × K] matrix, K = C·kh·kw, packed by ck_lanes_pack; the input is first copied into
+/// zero-padded planes (ck_lanes_pad), and column k of output pixel (oy, ox) is
+/// xpad[koff[k] + oy·stride_h·pad_w + ox·stride_w] (ck_lanes_window_offsets). A tile's pixels (a piece of one
+/// output row, or two whole rows of a 5 … 7-pixel-wide plane) are broadcast straight from the
+/// padded planes, whose k-block (~11 channels) stays in L1.
+/// 1 where this CPU has the kernel and it fits the layer: the strides above, dilation 1, and
+/// the product's shape one ck_lanes_fits takes.
+int ck_lanes_window_fits(int m, int channels, const ck_window *window);
+
+/// Floats of one image's zero-padded planes.
+size_t ck_lanes_padded_floats(int channels, const ck_window *window);
+
+/// One image's `channels` input planes (in_h × in_w, NCHW) into xpad, zero-padded as the
+/// window says; every float of ck_lanes_padded_floats is written.
+void ck_lanes_pad(const float *x, int channels, const ck_window *window, float *xpad);
+
+/// koff[(c·kh + ky)·kw + kx] = offset of input (c, ky, kx) for output pixel (0, 0) in the
+/// padded planes: C·kh·kw ints.
+void ck_lanes_window_offsets(int channels, const ck_window *window, int *koff);
+
+/// Rows [row_begin, row_end) and pixels [col_begin, col_end) of Y = act(bias + R + W ∗ X).
+/// Pixels count through consecutive images (pixel q is image q / (out_h·out_w)): image i's
+/// padded planes at xpad + i·x_image_stride, its output (and R) at y + i·y_image_stride with
+/// row stride out_h·out_w, so one pass over the weights serves every image in the range.
+/// Rows as in ck_lanes_conv (row_begin a multiple of CK_LANES_BLOCK_ROWS); bias may be NULL;
+/// R may be NULL or Y. Returns 0 without touching Y when ck_has_avx512() is 0.
+int ck_lanes_window_conv(const float *packed, const float *bias, const float *residual, const float *xpad, const int *koff,
+                         float *y, int m, int k, const ck_window *window, long x_image_stride, long y_image_stride,
+                         int row_begin, int row_end, long col_begin, long col_end, ck_activation act);
 
 #ifdef __cplusplus
 }

@@ -103,8 +103,10 @@ final class WinogradConvKernel: Kernel {
     /// weight only 16 tiles of work. On the Emerald Rapids Xeon (one thread, CPU time, with the
     /// packed GEMM prefetching its next k-block) im2col ran open-nsfw's three 256-channel 7×7
     /// layers 0.97 → 0.76 ms each; ResNet-50's 512-channel ones the same within noise
-    /// (2.7–3.1 ms); DenseNet-121's 7×7 layers (128 → 32, 0.6 MB transformed) stay Winograd:
-    /// on im2col its ConvKernel time doubled (3.0 → 6.0 ms).
+    /// (2.7–3.1 ms); DenseNet-121's 7×7 layers (128 → 32, 0.6 MB transformed) stayed Winograd:
+    /// on im2col its ConvKernel time doubled (3.0 → 6.0 ms). On AVX-512 all of these now run
+    /// the direct lanes kernel instead (`LanesWindowConvKernel`, chosen before F(2×2) in
+    /// Conv.swift).
     static func applies(to g: ConvGeometry) -> Bool {
         let w = g.window
         return g.group == 1 && w.kernelH == 3 && w.kernelW == 3 && w.strideH == 1 && w.strideW == 1
@@ -128,6 +130,9 @@ final class WinogradConvKernel: Kernel {
     /// stayed 4.5).
     static let minimumF4Side = 13
 
+    /// True when the layer's planes take F(4×4, 3×3) (both output sides ≥ `minimumF4Side`).
+    static func usesF4(_ g: ConvGeometry) -> Bool { min(g.window.outH, g.window.outW) >= minimumF4Side }
+
     /// - Parameter bandTileRows: tile rows per band; nil = as many as `maxBandFloats` allows.
     /// - Parameter avx2: the transforms' and GEMMs' code path; nil = what this CPU runs (`ck_has_avx2_fma`).
     /// - Parameter tile: output tile side, 2 or 4; nil = 4 when both output sides are at least
@@ -138,8 +143,7 @@ final class WinogradConvKernel: Kernel {
         avx2: Bool? = nil, tile forcedTile: Int? = nil, split forcedSplit: Split? = nil
     ) {
         g = geometry; self.bias = bias; self.activation = activation
-        let minSide = min(geometry.window.outH, geometry.window.outW)
-        let tile = forcedTile ?? (minSide >= WinogradConvKernel.minimumF4Side ? 4 : 2)
+        let tile = forcedTile ?? (WinogradConvKernel.usesF4(geometry) ? 4 : 2)
         precondition(tile == 2 || tile == 4, "Winograd tile side must be 2 or 4")
         self.tile = tile
         let positions = (tile + 2) * (tile + 2)
