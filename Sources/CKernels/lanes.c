@@ -263,10 +263,21 @@ static CK_AVX512 void window_avx512(const float *packed, const float *bias, cons
 static int padded_h(const ck_window *w) { return w->in_h + w->pad_top + w->pad_bottom; }
 static int padded_w(const ck_window *w) { return w->in_w + w->pad_left + w->pad_right; }
 
+/// Against the implicit GEMM (ck_implicit_conv), one thread, hot, M×K×N: besides every shape
+/// ck_lanes_fits takes (1.2 … 2.1×), wide planes win too where K ≥ 2M — there the per-tile
+/// transpose is small against the tile's K·28 FMAs, and the strips' gathering cost more than
+/// the tiles' re-reading of X per 32 channels: 32×400×784 (5×5) 1.55×, 64×576×3136 1.30×,
+/// 96×800×784 1.19×, 128×1152×784 (stride 2) 1.09 … 1.19×, 128×288×3136 1.09×; but
+/// 96×147×12544 (7×7 stride 2) 0.91×, 32×27×12544 0.86×, 64×27×50176 0.59×. The 64-channel
+/// 7×7 stems (64×147×12544: 1.06× hot) lost in the models, where their input comes cold and
+/// the padded copy is 635 KB (one binary, toggled, min of 10: ResNet-50 1.93 → 1.95 ms,
+/// Inception v1 1.87 → 1.96, DenseNet-121 1.97 → 2.28), hence K ≥ 256; in the same runs
+/// ResNet-50's 128×1152×784 1.78 → 1.64 ms, Inception's 5×5 layers 0.84 → 0.74 (96×800×784),
+/// 0.194 → 0.137 (32×400×784), 0.068 → 0.064 (48×400×196).
 int ck_lanes_window_fits(int m, int channels, const ck_window *w) {
     const int k = channels * w->kernel_h * w->kernel_w;
     return w->stride_w >= 1 && w->stride_w <= 2 && w->stride_h >= 1 && w->dilation_h == 1 && w->dilation_w == 1 &&
-           ck_lanes_fits(m, k, w->out_h * w->out_w);
+           (ck_lanes_fits(m, k, w->out_h * w->out_w) || (ck_has_avx512() && k >= 2 * m && k >= 256));
 }
 
 size_t ck_lanes_padded_floats(int channels, const ck_window *w) { return (size_t)channels * padded_h(w) * padded_w(w); }

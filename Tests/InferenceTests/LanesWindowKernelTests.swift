@@ -108,7 +108,8 @@ final class LanesWindowKernelTests: XCTestCase, SeededKernelTest {
 
     /// `LanesWindowConvKernel` equals `ConvReference` (plus a fused residual, activated) with
     /// one and two threads: whole images per thread with several images per pass (batch 3),
-    /// blocks of 32 output channels per thread (M = 130), output rows per thread (M = 70).
+    /// blocks of 32 output channels per thread (M = 130), output rows per thread (M = 70, and
+    /// the wide planes, whose padding the threads share).
     func testLanesWindowConvKernelMatchesReference() throws {
         try XCTSkipUnless(InstructionSet.hasAVX512, "the channel-lanes kernel runs only on AVX-512")
         let cases: [(input: [Int], weights: [Int], strides: [Int64], pads: [Int64])] = [
@@ -117,6 +118,10 @@ final class LanesWindowKernelTests: XCTestCase, SeededKernelTest {
             ([3, 40, 8, 6], [33, 40, 3, 3], [1, 1], [1, 1, 1, 1]),
             ([2, 24, 14, 14], [40, 24, 3, 3], [2, 2], [1, 1, 1, 1]),
             ([1, 16, 9, 10], [32, 16, 5, 5], [1, 1], [2, 1, 2, 3]),
+            // A wide plane (K ≥ 2M): 64 × 32×32 input floats, padded by both threads (a share of
+            // the channels each), then split by output rows.
+            ([1, 64, 32, 32], [40, 64, 3, 3], [1, 1], [1, 1, 1, 1]),
+            ([1, 16, 30, 30], [32, 16, 5, 5], [2, 2], [2, 2, 2, 2]),
         ]
         for threads in [1, 2] {
             Parallel.threads = threads

@@ -53,7 +53,7 @@ int ck_lanes_conv(const float *packed, const float *bias, const float *residual,
 /// output row, or two whole rows of a 5 … 7-pixel-wide plane) are broadcast straight from the
 /// padded planes, whose k-block (~11 channels) stays in L1.
 /// 1 where this CPU has the kernel and it fits the layer: the strides above, dilation 1, and
-/// the product's shape one ck_lanes_fits takes.
+/// the product's shape one ck_lanes_fits takes, or any plane with K ≥ 2M (and K ≥ 256).
 int ck_lanes_window_fits(int m, int channels, const ck_window *window);
 
 /// Floats of one image's zero-padded planes.

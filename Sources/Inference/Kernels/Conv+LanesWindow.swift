@@ -40,6 +40,8 @@ final class LanesWindowConvKernel: Kernel {
     let imagesPerPass: Int
     /// Floats from one padded image to the next in scratch (64-byte lines).
     let paddedStride: Int
+    /// Floats of one zero-padded input plane.
+    let paddedPlaneFloats: Int
     let scratchCount: Int
 
     /// Chunk of tiles the kernel runs over one k-block of weights (lanes.c's CHUNK_TILES).
@@ -67,6 +69,7 @@ final class LanesWindowConvKernel: Kernel {
         offsets.withUnsafeMutableBufferPointer { ck_lanes_window_offsets(Int32(geometry.inChannels), &window, $0.baseAddress!) }
         self.offsets = offsets
         paddedStride = (ck_lanes_padded_floats(Int32(geometry.inChannels), &window) + 15) & ~15
+        paddedPlaneFloats = ck_lanes_padded_floats(1, &window)
         let w = geometry.window
         // Tiles of one image (two 5…7-wide rows or ≤ 14 pixels of a row), as ck_lanes_window_conv cuts them.
         let rowTiles = w.outW <= 7 && w.outW >= 5 ? (w.outH + 1) / 2 : w.outH * ((w.outW + 13) / 14)
@@ -121,18 +124,35 @@ final class LanesWindowConvKernel: Kernel {
                 var n = 0
                 while n < batch {
                     let count = min(perPass, batch - n)
-                    pad(n, count, into: scratch)
                     let pixels = count * plane
                     // Below ~1 MFLOP a split costs more in dispatch than it saves.
-                    if t <= 1 || m * k * pixels < 1 << 19 {
+                    let splits = t > 1 && m * k * pixels >= 1 << 19
+                    if splits && count == 1 && inImage >= 1 << 16 {
+                        // A large image (a wide plane's padded copy takes ~5 % of the layer)
+                        // is padded by all threads, a share of the channels each.
+                        let (inPlane, paddedPlane) = (win.inH * win.inW, paddedPlaneFloats)
+                        DispatchQueueHelper.run(t) { i in
+                            let (c0, c1) = (c * i / t, c * (i + 1) / t)
+                            var window = win.ck
+                            if c0 < c1 {
+                                ck_lanes_pad(x + n * inImage + c0 * inPlane, Int32(c1 - c0), &window, scratch + c0 * paddedPlane)
+                            }
+                        }
+                    } else {
+                        pad(n, count, into: scratch)
+                    }
+                    if !splits {
                         conv(n, count, scratch, rows: 0..<m, pixels: 0..<pixels)
-                    } else if blocks >= 2 * t {
+                    } else if blocks >= 2 * t && m * 2 >= plane {
+                        // The weights outweigh the image (7×7 and 14×14 planes): each thread
+                        // reads its share of them and all of the padded input.
                         DispatchQueueHelper.run(t) { i in
                             let rows = Parallel.panelRows(m, part: i, of: t, perPanel: Int(CK_LANES_BLOCK_ROWS))
                             if !rows.isEmpty { conv(n, count, scratch, rows: rows, pixels: 0..<pixels) }
                         }
                     } else {
-                        // Whole output rows per thread.
+                        // Whole output rows per thread: each reads its part of the padded
+                        // input (wide planes) and all of the (smaller) weights.
                         let rowsOut = count * win.outH
                         DispatchQueueHelper.run(t) { i in
                             let part = (rowsOut * i / t * win.outW)..<(rowsOut * (i + 1) / t * win.outW)
