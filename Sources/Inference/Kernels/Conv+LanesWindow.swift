@@ -3,10 +3,11 @@ import Tensor
 
 /// Direct convolution of small planes on the channel-lanes kernel (AVX-512; ck_lanes.h,
 /// ck_lanes_window_conv): one group, horizontal stride 1 or 2, any window, where the product's
-/// shape fits the lanes kernel (ck_lanes_fits: ≤ 64 output pixels, or ≤ 256 with K ≥ 3M) and
-/// Winograd would not run it as F(4×4) (Conv.swift). In the models: the 3×3 layers at 7×7
-/// (ResNet-50's 512-channel ones, stride 1 and 2; open-nsfw's 256-channel; DenseNet-121's
-/// 128 → 32), ResNet-50's stride-2 layer onto 14×14, Inception v1's 5×5 and 3×3 at 7×7.
+/// shape fits the lanes kernel (ck_lanes_fits: ≤ 64 output pixels, or ≤ 256 with K ≥ 3M) or
+/// K ≥ 2M on any plane (ck_lanes_window_fits), and Winograd would not run it as F(4×4)
+/// (Conv.swift). In the models: the 3×3 layers at 7×7 (ResNet-50's 512-channel ones, stride 1
+/// and 2; open-nsfw's 256-channel; DenseNet-121's 128 → 32), ResNet-50's stride-2 layers onto
+/// 28×28 and 14×14, Inception v1's 5×5 layers and its 3×3 at 7×7.
 ///
 /// Each image is copied once into zero-padded planes in scratch; the kernel then broadcasts
 /// every tile's pixels straight from them (a k-block of ~96 values reads ~11 padded planes, in
