@@ -49,6 +49,33 @@ void ck_lanes_pack(const float *w, int m, int k, float *packed) {
             }
 }
 
+/// One tile: p pixels whose outputs are contiguous from y offset yo (row stride ldy) and whose
+/// inputs start at x offset xo; pixels from a on (a < p: two output rows of a narrow plane)
+/// read `gap` floats further on (past the padding between the rows).
+typedef struct {
+    long xo, yo;
+    int p, a;
+} lanes_tile;
+
+/// The next tile of a window convolution from output pixel *q (of all images' pixels) before
+/// `end`: two whole output rows when rows have 5 … 7 pixels, else a balanced piece (≤ 14) of
+/// the rest of q's row. Output (oy, ox) reads the padded planes from oy·sh·pad_w + ox·sw.
+static inline lanes_tile window_tile(long *q, long end, const ck_window *w, int pad_w, long x_image, long y_image) {
+    const int out_h = w->out_h, out_w = w->out_w;
+    const long plane = (long)out_h * out_w, image = *q / plane, in_image = *q % plane;
+    const long r = in_image / out_w, col = in_image % out_w;
+    const long row_end = *q - col + out_w < end ? *q - col + out_w : end, len = row_end - *q;
+    lanes_tile t = {.xo = image * x_image + r * w->stride_h * pad_w + col * w->stride_w, .yo = image * y_image + in_image};
+    if (col == 0 && len == out_w && out_w >= 5 && out_w <= PMAX / 2 && r + 1 < out_h && *q + 2 * out_w <= end) {
+        t.p = 2 * out_w, t.a = out_w;
+    } else {
+        const long pieces = (len + PMAX - 1) / PMAX;
+        t.p = t.a = (int)((len + pieces - 1) / pieces);
+    }
+    *q += t.p;
+    return t;
+}
+
 #if defined(__x86_64__)
 
 /// r[i] (row i, 16 lanes) becomes column i: the classic 4-stage unpack/shuffle transpose.
@@ -130,14 +157,6 @@ CK_INLINE_AVX512 void tile_out(const float *buf, const float *res, float *y, int
         }
     }
 }
-
-/// One tile: p pixels whose outputs are contiguous from y offset yo (row stride ldy) and whose
-/// inputs start at x offset xo; pixels from a on (a < p: two output rows of a narrow plane)
-/// read `gap` floats further on (past the padding between the rows).
-typedef struct {
-    long xo, yo;
-    int p, a;
-} lanes_tile;
 
 /// The product over the tiles in `tiles` (at most CHUNK_TILES), rows [row_begin, row_end).
 /// koff NULL: X's rows are ldx apart; else a window's offsets with horizontal stride (1 or 2).
@@ -224,25 +243,6 @@ static CK_AVX512 void lanes_avx512(const float *packed, const float *bias, const
 #undef TILE_BEGIN
 }
 
-/// The next tile of a window convolution from output pixel *q (of all images' pixels) before
-/// `end`: two whole output rows when rows have 5 … 7 pixels, else a balanced piece (≤ 14) of
-/// the rest of q's row. Output (oy, ox) reads the padded planes from oy·sh·pad_w + ox·sw.
-static inline lanes_tile window_tile(long *q, long end, const ck_window *w, int pad_w, long x_image, long y_image) {
-    const int out_h = w->out_h, out_w = w->out_w;
-    const long plane = (long)out_h * out_w, image = *q / plane, in_image = *q % plane;
-    const long r = in_image / out_w, col = in_image % out_w;
-    const long row_end = *q - col + out_w < end ? *q - col + out_w : end, len = row_end - *q;
-    lanes_tile t = {.xo = image * x_image + r * w->stride_h * pad_w + col * w->stride_w, .yo = image * y_image + in_image};
-    if (col == 0 && len == out_w && out_w >= 5 && out_w <= PMAX / 2 && r + 1 < out_h && *q + 2 * out_w <= end) {
-        t.p = 2 * out_w, t.a = out_w;
-    } else {
-        const long pieces = (len + PMAX - 1) / PMAX;
-        t.p = t.a = (int)((len + pieces - 1) / pieces);
-    }
-    *q += t.p;
-    return t;
-}
-
 static CK_AVX512 void window_avx512(const float *packed, const float *bias, const float *residual, const float *xpad,
                                     const int *koff, float *y, int k, const ck_window *w, int pad_w, long x_image, long y_image,
                                     int row_begin, int row_end, long col_begin, long col_end, ck_activation act) {
@@ -278,6 +278,14 @@ int ck_lanes_window_fits(int m, int channels, const ck_window *w) {
     const int k = channels * w->kernel_h * w->kernel_w;
     return w->stride_w >= 1 && w->stride_w <= 2 && w->stride_h >= 1 && w->dilation_h == 1 && w->dilation_w == 1 &&
            (ck_lanes_fits(m, k, w->out_h * w->out_w) || (ck_has_avx512() && k >= 2 * m && k >= 256));
+}
+
+int ck_lanes_window_images_per_pass(const ck_window *w) {
+    const long plane = (long)w->out_h * w->out_w;
+    long q = 0;
+    int tiles = 0;
+    while (q < plane) window_tile(&q, plane, w, padded_w(w), 0, 0), tiles++;
+    return tiles < CHUNK_TILES ? CHUNK_TILES / tiles : 1;
 }
 
 size_t ck_lanes_padded_floats(int channels, const ck_window *w) { return (size_t)channels * padded_h(w) * padded_w(w); }

@@ -56,6 +56,10 @@ int ck_lanes_conv(const float *packed, const float *bias, const float *residual,
 /// the product's shape one ck_lanes_fits takes, or any plane with K ≥ 2M (and K ≥ 256).
 int ck_lanes_window_fits(int m, int channels, const ck_window *window);
 
+/// Images whose tiles fill one of the kernel's chunks (a chunk's tiles share each k-block of
+/// the weights): 16 / the tiles of one image, at least 1 — four 7×7 images.
+int ck_lanes_window_images_per_pass(const ck_window *window);
+
 /// Floats of one image's zero-padded planes.
 size_t ck_lanes_padded_floats(int channels, const ck_window *window);
 

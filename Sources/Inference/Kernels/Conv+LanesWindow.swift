@@ -45,9 +45,6 @@ final class LanesWindowConvKernel: Kernel {
     let paddedPlaneFloats: Int
     let scratchCount: Int
 
-    /// Chunk of tiles the kernel runs over one k-block of weights (lanes.c's CHUNK_TILES).
-    private static let tilesPerPass = 16
-
     static func applies(to g: ConvGeometry) -> Bool {
         var window = g.window.ck
         return g.group == 1 && !g.isPointwise && !g.isDepthwise
@@ -71,10 +68,7 @@ final class LanesWindowConvKernel: Kernel {
         self.offsets = offsets
         paddedStride = (ck_lanes_padded_floats(Int32(geometry.inChannels), &window) + 15) & ~15
         paddedPlaneFloats = ck_lanes_padded_floats(1, &window)
-        let w = geometry.window
-        // Tiles of one image (two 5…7-wide rows or ≤ 14 pixels of a row), as ck_lanes_window_conv cuts them.
-        let rowTiles = w.outW <= 7 && w.outW >= 5 ? (w.outH + 1) / 2 : w.outH * ((w.outW + 13) / 14)
-        imagesPerPass = max(1, min(geometry.batch, LanesWindowConvKernel.tilesPerPass / max(1, rowTiles)))
+        imagesPerPass = min(geometry.batch, Int(ck_lanes_window_images_per_pass(&window)))
         let slots = geometry.batch >= threads && threads > 1 ? threads : 1
         scratchCount = slots * imagesPerPass * paddedStride
     }
