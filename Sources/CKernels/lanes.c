@@ -1,4 +1,7 @@
-// Pointwise convolution with the output channels in the vector lanes (see ck_lanes.h).
+// Pointwise and direct (windowed) convolution with the output channels in the vector lanes
+// (see ck_lanes.h). Both run lanes_chunk over tiles described by their X and Y offsets; a 1×1
+// tile is a run of X's columns, a window tile a piece of an output row (or two rows of a
+// narrow plane) whose X row at each k comes from a table of offsets into padded planes.
 //
 // Loop order: pixel chunks (up to CHUNK_TILES tiles of ≤ 14 pixels) outside, then blocks of 32
 // output channels, then k-blocks of ~BLOCK_K, then the chunk's tiles: a k-block's W (BLOCK_K ×
