@@ -119,7 +119,8 @@ public enum DatasetScanner {
         return names.filter { !$0.hasPrefix(".") }.sorted().map { name in
             let url = folder.appendingPathComponent(name)
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+            // A name that vanished since the listing stays a file: reading it reports the failure.
+            _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
             return Entry(url: url, name: name, isDirectory: isDirectory.boolValue)
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Search
 import Service
 import Store
 
@@ -74,7 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
                                             logger: logger)
         let backend = StoreBackend(
             store: store, extractor: extractor,
-            hnswIndexPath: indexDirectory.map { directory in
+            hnswIndexPath: indexDirectory.map { directory -> @Sendable (String, Metric) -> URL in
                 { collection, metric in directory.appendingPathComponent("\(collection).\(metric.rawValue).hnsw") }
             },
             logger: logger)
