@@ -120,8 +120,7 @@ final class LanesWindowConvKernel: Kernel {
                 while n < batch {
                     let count = min(perPass, batch - n)
                     let pixels = count * plane
-                    // Below ~1 MFLOP a split costs more in dispatch than it saves.
-                    let splits = t > 1 && m * k * pixels >= 1 << 19
+                    let splits = Parallel.splitsProduct(macs: m * k * pixels, threads: t)
                     if splits && count == 1 && inImage >= 1 << 16 {
                         // A large image (a wide plane's padded copy takes ~5 % of the layer)
                         // is padded by all threads, a share of the channels each.

@@ -102,8 +102,7 @@ final class PointwiseConvKernel: Kernel {
             }
             for n in 0..<batch {
                 let x = image(n, slot: 0)
-                // Below ~1 MFLOP a split costs more in dispatch than it saves.
-                if t <= 1 || m * k * hw < 1 << 19 {
+                if !Parallel.splitsProduct(macs: m * k * hw, threads: t) {
                     call(n, x, rows: 0..<m, cols: 0..<hw)
                 } else if hw >= 32 * t && m <= hw {
                     // Column strips: each thread reads all of W and its share of X. When W

@@ -2,6 +2,11 @@ import CKernels
 import Tensor
 
 extension Parallel {
+    /// Whether one image's GEMM of `macs` multiply-accumulates (M·K·N) is worth sharing among
+    /// `threads`: below ~1 MFLOP the dispatch costs more than the split saves (the 1×1 and
+    /// direct-lanes convolutions).
+    static func splitsProduct(macs: Int, threads: Int) -> Bool { threads > 1 && macs >= 1 << 19 }
+
     /// Output channels (rows) part `i` of `parts` takes when `rows` are shared in whole
     /// 6-row panels of the packed GEMM kernel (CK_PW_PANEL_ROWS; or `perPanel`, e.g. the
     /// channel-lanes kernel's 32-row blocks), so no panel is cut; empty when there are fewer
