@@ -301,7 +301,10 @@ static CK_AVX2 void block_avx2(const float *packed, const float *bias, const flo
 // 6 rows × 2 zmm of 16 columns: per k two loads of X, six broadcasts of W, twelve FMAs. Ragged
 // edges are masked (AVX-512 masks make partial loads and stores cheap, and masked-off lanes
 // never fault); a strip's last 1 … 3 columns past whole vectors still take the AVX2 narrow
-// kernel (a 7×7 plane's 49 = 32 + 16 + 1).
+// kernel (a 7×7 plane's 49 = 32 + 16 + 1). Twelve rows (two panels, 24 accumulators, fewer
+// loads per FMA) measured 0.95–1.00× of this hot on open-nsfw's and ResNet-50's 1×1 shapes
+// (session 13, as a function of its own: inlined here, clang spilled its accumulators, the
+// activation's hoisted constants having taken the last registers), so six rows stay.
 
 /// Columns per strip of X on the AVX-512 path (two zmm).
 enum { STRIP512 = 32 };
@@ -553,8 +556,11 @@ enum { CHUNK_ROWS = CK_PW_CHUNK_ROWS };
 /// the weights flushed from cache (one thread, CPU time, M×K×N) 512×4608×49 2.50 → 2.21 ms,
 /// 256×2304×49 0.61 → 0.55, 2048×512×49 1.08 → 1.03; in open-nsfw its 7×7 im2col layers
 /// 0.99 → 0.83 ms and 0.78 → 0.69 (interleaved rounds). The first block of a call stays cold
-/// unless the call before named this one's weights (ck_pointwise_conv_then). Rows run in
-/// chunks (CHUNK_ROWS, above).
+/// unless the call before named this one's weights (ck_pointwise_conv_then). Naming the next
+/// layer's weights that way from every 1×1 layer followed by another (open-nsfw, one thread,
+/// min of 8 interleaved rounds, session 13) made its 1×1 layers 6–14 % slower: the fetched
+/// panels evict the residual and output lines the layer is working on. Rows run in chunks
+/// (CHUNK_ROWS, above).
 static void conv_blocks(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m, int k,
                         int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end, ck_activation act, int avx512,
                         const float *then_packed, int then_m, int then_k, const implicit_columns *implicit) {

@@ -108,7 +108,14 @@ final class PointwiseConvKernel: Kernel {
                     // Column strips: each thread reads all of W and its share of X. When W
                     // is the larger operand (m > hw, i.e. M·K > K·hw) row panels instead
                     // halve each thread's weight traffic (SqueezeNet's conv10, 1000 × 512
-                    // at 13×13: 1.36 → 1.22 ms on 2 threads, measured in session 3).
+                    // at 13×13: 1.36 → 1.22 ms on 2 threads, measured in session 3). Where
+                    // the data lives matters as much: ResNet-50's 14×14 layers all on column
+                    // strips (session 13, 2 threads, min of 10 interleaved rounds) ran the
+                    // residual 1024×256 ones 0.63 → 0.54 ms but the 256×1024 ones after them
+                    // 0.56 → 0.66, the strided 1024×512 1.25 → 1.39, the 7×7 2048×1024 1.05 →
+                    // 1.30 (no net gain); strips on the residual layers alone made both kinds
+                    // ~15 % slower (the next layer then reads the block's output from the
+                    // other core's cache).
                     DispatchQueueHelper.run(t) { i in
                         let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15
                         if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }

@@ -77,7 +77,8 @@ struct ConvOp: Operator {
         }
         // Small planes on AVX-512 (7×7, and deep 13×13 … 14×14 ones) take the direct lanes kernel
         // unless Winograd runs them as F(4×4), which does a quarter of the multiplies: there
-        // it won by 1.4× (ResNet-50's 256-channel and VGG-19's 512-channel 14×14 layers), while
+        // it won by 1.4× (ResNet-50's 256-channel and VGG-19's 512-channel 14×14 layers; open-nsfw's
+        // 32-, 64- and 128-channel ones at 56×56, 28×28 and 14×14 1.2–1.6×, session 13), while
         // F(2×2) at 7×7 lost to the direct kernel (DenseNet-121's 128 → 32 layers 0.18 → 0.04 ms).
         if LanesWindowConvKernel.applies(to: g) && !(WinogradConvKernel.applies(to: g) && WinogradConvKernel.usesF4(g)) {
             return LanesWindowConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, residual: residual)

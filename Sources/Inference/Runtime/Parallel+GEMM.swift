@@ -4,7 +4,10 @@ import Tensor
 extension Parallel {
     /// Whether one image's GEMM of `macs` multiply-accumulates (M·K·N) is worth sharing among
     /// `threads`: below ~1 MFLOP the dispatch costs more than the split saves (the 1×1 and
-    /// direct-lanes convolutions).
+    /// direct-lanes convolutions). Higher is worse: at 6 M MACs SqueezeNet's 13×13 and 27×27
+    /// 1×1 layers ran on one thread and got 10–100 % slower (2 threads, min of 10 interleaved
+    /// rounds, session 13: the pass 4.67 → 5.11 ms): their input is half in each core's
+    /// cache either way, and two cores fetch it faster than one.
     static func splitsProduct(macs: Int, threads: Int) -> Bool { threads > 1 && macs >= 1 << 19 }
 
     /// Output channels (rows) part `i` of `parts` takes when `rows` are shared in whole
