@@ -17,8 +17,8 @@ import Tensor
 /// core's cache instead of streaming a whole batch's tensors (77 MB per layer for
 /// EfficientNet-Lite0 at batch 16) through memory. Lanes of four-image passes (open-nsfw at
 /// batch 16, one thread, CPU time per image, min of 8 interleaved rounds, session 13) ran the
-/// Winograd layers 10 % and the 7×7 direct layers 13 % faster (a layer's weights come from L2
-/// for images 2–4) but the early 1×1 layers 9 % and max pooling 45 % slower: 1.01× in all.
+/// Winograd layers 10 % and the 7×7 direct layers 13 % faster (by all appearances their weights
+/// still in L2 for images 2–4) but the early 1×1 layers 9 % and max pooling 45 % slower: 1.01×.
 /// Used only when every requested output is
 /// computed per image and the program is batch-local (`BatchLocality`, checked on the
 /// program planned for two images: every run-time tensor leads with the batch, no step works
