@@ -69,6 +69,10 @@ final class CLIValidationTests: XCTestCase {
         XCTAssertTrue(message(["forward", "m.onnx"]).contains("--input is required"))
         XCTAssertTrue(message(["forward", "m.onnx", "--profile", "--profile-steps", "0"]).contains("--profile-steps must be positive"))
         XCTAssertEqual(message(["forward", "m.onnx", "--profile", "--profile-steps", "40"]), "parsed")
+        // --turns (benchmarks/turns.py's protocol) only with --benchmark.
+        XCTAssertTrue(message(["forward", "m.onnx", "--turns"]).contains("--turns goes with --benchmark"))
+        XCTAssertTrue(message(["forward", "m.onnx", "--benchmark", "--profile", "--turns"]).contains("--turns goes with --benchmark"))
+        XCTAssertEqual(message(["forward", "m.onnx", "--benchmark", "--turns"]), "parsed")
     }
 
     func testSearchAndTrainValidation() {

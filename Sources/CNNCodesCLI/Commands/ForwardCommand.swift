@@ -68,6 +68,13 @@ struct ForwardCommand: ParsableCommand {
     @Flag(help: .hidden)
     var sgemmPeak = false
 
+    /// With --benchmark: take turns with a peer driven by benchmarks/turns.py instead of
+    /// running for --seconds (hidden). Prints the flops line and `ready`, then for each line N
+    /// read from stdin runs one untimed pass (warming the caches the peer's turn used) and N
+    /// timed ones and prints their wall-clock seconds; an empty line or end of input ends it.
+    @Flag(help: .hidden)
+    var turns = false
+
     func validate() throws {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         if sgemmPeak {
@@ -75,6 +82,7 @@ struct ForwardCommand: ParsableCommand {
             return
         }
         guard model != nil else { throw ValidationError("Missing expected argument '<model>'") }
+        if turns && (!benchmark || profile) { throw ValidationError("--turns goes with --benchmark (and not --profile)") }
         if benchmark || profile {
             guard batch > 0, seconds > 0 else { throw ValidationError("--batch and --seconds must be positive") }
             guard profileSteps > 0 else { throw ValidationError("--profile-steps must be positive") }
@@ -128,6 +136,7 @@ struct ForwardCommand: ParsableCommand {
         let session = try InferenceSession(model: onnx, inputShape: shape, threads: threads)
         if profile { return try printProfile(session, x) }
         _ = try session.run(x)
+        if turns { return try takeTurns(session, x) }
         var images = 0
         let start = Date()
         while Date().timeIntervalSince(start) < seconds {
@@ -140,6 +149,21 @@ struct ForwardCommand: ParsableCommand {
         print(String(format: "cnncodes %@ batch=%d threads=%d isa=%@: %.2f images/s", name, shape[0], threads, InstructionSet.name, rate))
         let flopsPerImage = Double(session.flopsPerRun) / Double(shape[0])
         print(String(format: "flops: %.3f GFLOP/image, %.1f GFLOP/s", flopsPerImage / 1e9, flopsPerImage * rate / 1e9))
+    }
+
+    /// `--turns`: passes on demand, timed, for a driver that alternates with a peer (see `turns`).
+    private func takeTurns(_ session: InferenceSession, _ x: Tensor) throws {
+        let images = x.shape[0]
+        print(String(format: "flops: %.3f GFLOP/image", Double(session.flopsPerRun) / Double(images) / 1e9))
+        print("ready")
+        fflush(stdout)
+        while let line = readLine(), let passes = Int(line.trimmingCharacters(in: .whitespaces)), passes > 0 {
+            _ = try session.run(x)
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<passes { _ = try session.run(x) }
+            print(String(format: "%.9f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            fflush(stdout)
+        }
     }
 
     /// `--profile`: per kernel kind, then the `--profile-steps` slowest steps.

@@ -306,6 +306,13 @@ extension PoolKernel {
     /// Max pooling on the C kernel (Sources/CKernels/pool.c: AVX2 row by row for strides 1 and
     /// 2, else on a −∞-padded plane copy), planes split across threads, each with its own buffer
     /// (allocated here: `pool` is also called without the executor's scratch).
+    ///
+    /// Planes, not each plane's output rows, even though the layer before (a convolution split
+    /// by pixels) left each half of the rows in one core's cache: splitting the downsampling
+    /// pools of one image by rows (session 14, SqueezeNet and ResNet-50, two threads, one
+    /// binary toggled, benchmarks/turns.py) left the model unchanged (0.97 and 1.00 ± 0.04) and
+    /// the next layers too, while the 27 → 13 pools of 128–256 channels got slower (0.119 →
+    /// 0.134 ms, 0.086 → 0.117: each thread pays every plane's row setup).
     func maxPoolC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let window = w.ck
         var probe = window
