@@ -35,7 +35,8 @@ enum { OB = CK_LANES_BLOCK_ROWS, PMAX = 14, BLOCK_K = 96, CHUNK_TILES = 16 };
 int ck_lanes_fits(int m, int k, int n) {
     // Measured (see ck_lanes.h): every 49-pixel shape with k ≥ 64 wins (1.02 … 1.49×); at
     // 169 … 196 pixels only deep products (k ≥ 3m: 64×512×169 1.27×, 128×512×196 1.19×;
-    // 512×1024×196 0.99, 1000×512×169 0.98) whose rows fill whole 32-row blocks (80×480×196,
+    // 512×1024×196 0.99, 1000×512×169 0.98 — in SqueezeNet at two threads 0.90 of the strips,
+    // session 14) whose rows fill whole 32-row blocks (80×480×196,
     // a block half empty: 0.92×; 112×672×196 1.05×); wider planes lose.
     if (!ck_has_avx512()) return 0;
     return (n <= 64 && k >= 64) || (n <= 256 && k >= 3 * m && k >= 256 && m % OB == 0);

@@ -476,6 +476,9 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
     float strip[BLOCK_K_MAX * STRIP512] __attribute__((aligned(64)));
     for (int j = col_begin; j < col_end; j += STRIP512) {
         const int cols = col_end - j < STRIP512 ? col_end - j : STRIP512;
+        // The next strip of X into L1 (see block_avx2). Fetching the strip 4 or 8 ahead into L2
+        // as well (for wide planes whose X outgrows L2: ResNet-50's 56×56 layers) measured
+        // 0.97 of this on ResNet-50 (2 threads, benchmarks/turns.py, session 14).
         if (!implicit && j + STRIP512 < col_end)
             for (int kk = 0; kk < kb; kk++) {
                 _mm_prefetch((const char *)(xb + (size_t)kk * ldx + j + STRIP512), _MM_HINT_T0);

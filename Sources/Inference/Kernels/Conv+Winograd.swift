@@ -87,7 +87,9 @@ final class WinogradConvKernel: Kernel {
     let clampLow: Float, clampHigh: Float
 
     /// Upper bound on V + P per band (8 MB): big enough for wide sgemms (≥ ~900 columns on
-    /// VGG's first layers), small enough to keep the scratch area modest.
+    /// VGG's first layers), small enough to keep the scratch area modest. Bands of 1 MB or
+    /// 512 KB for the `.tiles` and `.serial` splits (V and P kept in L2) left SqueezeNet at
+    /// two threads unchanged (1.015 and 0.994 ± 0.04, benchmarks/turns.py, session 14).
     static let maxBandFloats = 2 << 20
 
     /// 3×3, stride 1, no dilation, one group, enough channels that the GEMMs dominate the
@@ -191,6 +193,9 @@ final class WinogradConvKernel: Kernel {
     /// - .outputChannels, SqueezeNet 27×27 (C 32, M 128): 0.19 → 0.22 / 0.52 → 0.36;
     /// - kept on .steps: ResNet-50 28×28 (C = M = 128) 0.53 → 0.64 / 0.78 → 0.75 with
     ///   .outputChannels; SqueezeNet 13×13 (16 tiles) 0.19 → 0.25 / 0.31 → 0.36 with either.
+    /// Again in session 14, whole SqueezeNet passes (benchmarks/turns.py, ± 0.04): its 13×13
+    /// layers on .outputChannels 1.01, on .tiles 0.94; its 27×27 ones on .tiles 0.99, on
+    /// .steps 1.00.
     static func defaultSplit(_ g: ConvGeometry, tile: Int, tiles: Int, threads: Int) -> Split {
         let positions = (tile + 2) * (tile + 2)
         guard threads > 1 && positions * g.inChannels * g.outChannels * tiles >= 1 << 20 else { return .serial }
