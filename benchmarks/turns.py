@@ -12,7 +12,7 @@ and their median is the figure. The quartiles of the pair ratios are printed bes
 
 ORT is configured as ../shared/bench/ort_bench.py configures it (intra-op threads = THREADS,
 inter-op 1, default graph optimizations, CPU provider, seeded standard-normal input, the
-model's fixed batch where it has one). cnncodes runs `forward --benchmark --turns` (hidden
+model's fixed batch where it has one; its log level aside). cnncodes runs `forward --benchmark --turns` (hidden
 flag: passes on demand, timed by itself), so neither side pays process start-up or model
 loading inside a turn. Between turns both sides idle for 20 ms, so that spinning pool threads
 (ORT's, ours: 100 us) park before the other side starts.
@@ -47,29 +47,21 @@ ap.add_argument("--against")
 ap.add_argument("--against-env", action="append", default=[])
 a = ap.parse_args()
 
-so = ort.SessionOptions()
-so.intra_op_num_threads = a.threads
-so.inter_op_num_threads = 1
-peer = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
-inp = peer.get_inputs()[0]
-shape = [a.batch if not isinstance(d, int) else d for d in inp.shape]
-if isinstance(inp.shape[0], int) and inp.shape[0] != a.batch:
-    shape[0] = inp.shape[0]
-x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-images = shape[0]
 
 def start(binary, env):
-    """`binary forward --benchmark --turns`, once it is ready; (process, GFLOP per image)."""
+    """`binary forward --benchmark --turns`, once it is ready; (process, GFLOP per image, images per pass)."""
     environment = dict(os.environ, **dict(kv.split("=", 1) for kv in env))
     process = subprocess.Popen(
         [binary, "forward", a.model, "--benchmark", "--turns", "--batch", str(a.batch), "--threads", str(a.threads)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment)
-    gflop = None
+    gflop = images = None
     for line in process.stdout:
         if line.startswith("flops:"):
             gflop = float(line.split()[1])
+        if line.startswith("images:"):
+            images = int(line.split()[1])
         if line.strip() == "ready":
-            return process, gflop
+            return process, gflop, images
     sys.exit(f"turns.py: {binary} ended before it was ready (exit {process.wait()})")
 
 
@@ -84,23 +76,31 @@ def turn_of(process, binary):
     return turn
 
 
-ours, gflop = start(a.binary, a.env)
+ours, gflop, images = start(a.binary, a.env)
 our_turn = turn_of(ours, a.binary)
 if a.against:
-    other, _ = start(a.against, a.against_env)
+    other, _, _ = start(a.against, a.against_env)
     peer_turn = turn_of(other, a.against)
+else:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3  # its warnings about unused initializers are not ours to print
+    peer = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
+    inp = peer.get_inputs()[0]
+    shape = [a.batch if not isinstance(d, int) else d for d in inp.shape]
+    if isinstance(inp.shape[0], int) and inp.shape[0] != a.batch:
+        shape[0] = inp.shape[0]
+    if shape[0] != images:
+        sys.exit(f"turns.py: ORT runs batches of {shape[0]}, {a.binary} of {images}")
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
-
-def ort_turn(passes):
-    peer.run(None, {inp.name: x})
-    start = time.perf_counter()
-    for _ in range(passes):
+    def peer_turn(passes):
         peer.run(None, {inp.name: x})
-    return time.perf_counter() - start
-
-
-if not a.against:
-    peer_turn = ort_turn
+        begin = time.perf_counter()
+        for _ in range(passes):
+            peer.run(None, {inp.name: x})
+        return time.perf_counter() - begin
 
 
 def passes_per_turn(turn):

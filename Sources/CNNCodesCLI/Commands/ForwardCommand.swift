@@ -69,7 +69,8 @@ struct ForwardCommand: ParsableCommand {
     var sgemmPeak = false
 
     /// With --benchmark: take turns with a peer driven by benchmarks/turns.py instead of
-    /// running for --seconds (hidden). Prints the flops line and `ready`, then for each line N
+    /// running for --seconds (hidden). Prints the flops and images-per-pass lines and `ready`,
+    /// then for each line N
     /// read from stdin runs one untimed pass (warming the caches the peer's turn used) and N
     /// timed ones and prints their wall-clock seconds; an empty line or end of input ends it.
     @Flag(help: .hidden)
@@ -155,6 +156,7 @@ struct ForwardCommand: ParsableCommand {
     private func takeTurns(_ session: InferenceSession, _ x: Tensor) throws {
         let images = x.shape[0]
         print(String(format: "flops: %.3f GFLOP/image", Double(session.flopsPerRun) / Double(images) / 1e9))
+        print("images: \(images)")
         print("ready")
         fflush(stdout)
         while let line = readLine(), let passes = Int(line.trimmingCharacters(in: .whitespaces)), passes > 0 {
