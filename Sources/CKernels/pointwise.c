@@ -408,7 +408,12 @@ typedef struct {
 /// takes a masked gather: two compares for the padding and one gather, masked-off lanes never
 /// read. A gather of 16 floats measured ~20 cycles here; the contiguous run costs 2–3 and
 /// matters where few panels share each strip (ResNet-50's stem: 11 panels of 6 rows over
-/// strips of 147 patch rows).
+/// strips of 147 patch rows). Cutting the other halves into runs of one output row each (one
+/// masked load per run at stride 1, two and a permute at stride 2, instead of the gather)
+/// measured slower (session 14, one thread, hot, both alternating in one process while a
+/// build loaded the machine: SqueezeNet's 111-wide 3×3 stride-2 stem 0.93 of this, its
+/// 55×55 16 → 64 3×3 layers 0.96, ResNet-50's stem 0.94): the masks and the loop over runs
+/// cost more than the gathers they replaced.
 CK_INLINE_AVX512 void gather_strip32(const implicit_columns *src, int k0, int kb, long j, int cols, float *dst) {
     const ck_window *w = src->w;
     int iy0[STRIP512] __attribute__((aligned(64))), ix0[STRIP512] __attribute__((aligned(64)));
