@@ -22,7 +22,7 @@ of one build under two environments: --env / --against-env NAME=VALUE, repeatabl
 
 usage: benchmarks/turns.py BINARY MODEL [--batch 1] [--threads 2] [--seconds 20] [--turn 0.3]
                            [--env K=V]... [--against BINARY2 [--against-env K=V]...]
-prints one line: cnncodes_images_per_s ort_images_per_s median_ratio p25 p75 pairs gflop_per_image
+prints one line: cnncodes_images_per_s peer_images_per_s median_ratio p25 p75 pairs gflop_per_image
 (medians over the turns; SECONDS is each side's total time in turns)
 """
 import argparse
@@ -108,20 +108,17 @@ def passes_per_turn(turn):
     return max(1, round(a.turn / max(turn(1), 1e-6)))
 
 
-ours_passes, peer_passes = passes_per_turn(our_turn), passes_per_turn(peer_turn)
+sides = {"ours": (our_turn, passes_per_turn(our_turn)), "peer": (peer_turn, passes_per_turn(peer_turn))}
 ours_rates, peer_rates, ratios = [], [], []
 spent = 0.0
 while spent < a.seconds or len(ratios) < 5:
     pair = {}
     for side in (("ours", "peer") if len(ratios) % 2 == 0 else ("peer", "ours")):
         time.sleep(0.02)
-        if side == "ours":
-            seconds = our_turn(ours_passes)
-            pair[side] = ours_passes * images / seconds
-        else:
-            seconds = peer_turn(peer_passes)
-            pair[side] = peer_passes * images / seconds
-        spent += seconds / 2
+        turn, passes = sides[side]
+        seconds = turn(passes)
+        pair[side] = passes * images / seconds
+        spent += seconds / 2  # both sides' turns count half: SECONDS is each side's share
     ours_rates.append(pair["ours"])
     peer_rates.append(pair["peer"])
     ratios.append(pair["ours"] / pair["peer"])
