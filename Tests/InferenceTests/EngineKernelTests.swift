@@ -213,7 +213,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
     /// and F(4×4, 3×3), equal `ConvReference` within 1e-4 of the output's magnitude: widths
     /// with whole 8-tile vectors plus a tail, output sizes that are not a multiple of the tile
     /// (a tile's last rows/columns dropped), bands, every activation kind, a partial last
-    /// block of 8 tiles (AVX2; 16 for the AVX-512 input transform). With 2 threads every way of sharing an image (`Split`): with bands of 3
+    /// block of 8 tiles (AVX2; 16 for the AVX-512 transforms, whose output blocks span tile rows). With 2 threads every way of sharing an image (`Split`): with bands of 3
     /// tile rows a thread's run of tiles (`.tiles`) starts and ends inside tile rows.
     func testWinogradTransformsBothPathsMatchReference() throws {
         let cases: [(input: [Int], weights: [Int], pads: [Int64], band: Int?, activation: Activation)] = [
@@ -230,7 +230,7 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
         for threads in [1, 2] {
             Parallel.threads = threads
             // The vector paths only where the CPU runs them (InstructionSet says so); AVX-512
-            // runs F(4×4)'s input transform in blocks of 16 tiles (AVX2: 8).
+            // runs F(4×4)'s transforms in blocks of 16 tiles (AVX2: 8).
             let paths: [(isa: String, avx2: Bool, capAtAVX2: Bool)] =
                 [("portable", false, false)] + (InstructionSet.hasAVX2 ? [("avx2", true, true)] : [])
                 + (InstructionSet.hasAVX512 ? [("avx512", true, false)] : [])
