@@ -115,7 +115,11 @@ final class PointwiseConvKernel: Kernel {
                     // 0.56 → 0.66, the strided 1024×512 1.25 → 1.39, the 7×7 2048×1024 1.05 →
                     // 1.30 (no net gain); strips on the residual layers alone made both kinds
                     // ~15 % slower (the next layer then reads the block's output from the
-                    // other core's cache).
+                    // other core's cache). Balancing the split dynamically instead (each thread
+                    // starts on its share and then takes 32-column pieces, or 6-row panels, from
+                    // the back of the other's; the pool's counters had the caller waiting
+                    // 0.6–1.0 s of 5 s of SqueezeNet for the worker): 0.997 with pieces of a
+                    // quarter share, 0.88 with single strips (benchmarks/turns.py, session 15).
                     DispatchQueueHelper.run(t) { i in
                         let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15
                         if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }
