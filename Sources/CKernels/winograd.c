@@ -324,6 +324,37 @@ __attribute__((target("avx2,fma"))) static void input_block4_avx2(const float *s
     }
 }
 
+/// One tile row's part of a block of consecutive tiles: an output row of the block is a
+/// sequence of floats (tile l's 4 columns at 4·l … 4·l + 3), and floats [first, last) of it —
+/// this part's tiles, cut at the output's right edge — belong at base + f in the part's first
+/// output row (+ out_w per row after it), for `rows` output rows (more than 4: all 4).
+typedef struct {
+    float *base;
+    int rows, first, last;
+} row_segment;
+
+/// The parts of tiles t0 … t0 + count − 1 (tw a tile row) in tile rows; returns how many.
+/// Storing each part's run at base (masked to [first, last)) replaces storing every tile's
+/// 4-float row pieces one by one — position, bounds, extract, store per tile and row, which
+/// took most of the output transform (perf, session 15: the transform was a third of
+/// SqueezeNet's 16-channel Winograd layers).
+static inline int block_segments(int t0, int count, int tw, float *y, int out_w, int out_rows, row_segment *seg) {
+    int n = 0;
+    for (int l0 = 0, ty = t0 / tw, tx = t0 - (t0 / tw) * tw; l0 < count; ty++, tx = 0, n++) {
+        const int tiles = tw - tx < count - l0 ? tw - tx : count - l0, ox = 4 * tx;
+        seg[n].first = 4 * l0;
+        seg[n].last = seg[n].first + (4 * tiles < out_w - ox ? 4 * tiles : out_w - ox);
+        seg[n].base = y + (long)(4 * ty) * out_w + ox - seg[n].first;
+        seg[n].rows = out_rows - 4 * ty;
+        l0 += tiles;
+    }
+    return n;
+}
+
+/// Float f of a row's sequence as a lane of the vector holding floats start … start + width − 1,
+/// clamped to [0, width]: a segment [first, last) covers that vector's lanes [lane(first), lane(last)).
+static inline int lane_of(int f, int start, int width) { return f - start < 0 ? 0 : f - start > width ? width : f - start; }
+
 /// 8 tiles t0 … t0 + 7 (`count` real) of a band: products loaded 8 tiles at a time (tile
 /// t0's ξ = 0 product at p), the 4×4 outputs transposed back to one 4-float row piece per
 /// tile; tiles cut by the output edge store only their inside part.
@@ -338,68 +369,36 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
             m[i] = count == 8 ? _mm256_loadu_ps(p + (6 * i + j) * s) : _mm256_maskload_ps(p + (6 * i + j) * s, mask);
         CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, m[0], m[1], m[2], m[3], m[4], m[5], a[0][j], a[1][j], a[2][j], a[3][j]);
     }
+    row_segment seg[8];
+    const int segments = block_segments(t0, count, tw, y, out_w, out_rows, seg);
+    __m256i keep[8][4];  // segment g's lanes of the row's k-th 8 floats: [lane_of(first), lane_of(last))
+    for (int g = 0; g < segments; g++)
+        for (int k = 0; k < 4; k++)
+            keep[g][k] = _mm256_andnot_si256(
+                _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - lane_of(seg[g].first, 8 * k, 8))),
+                _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - lane_of(seg[g].last, 8 * k, 8))));
     const __m256 vb = _mm256_set1_ps(bias), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    // Row r of the block's outputs, clamped: o[k] = column k over tiles 0 … 7; the same in-lane
-    // transpose turns that into c[l] = [tile l | tile l + 4] (4 columns each).
-#define OUTPUT_ROW(r, c)                                                                                                        \
-    do {                                                                                                                       \
-        __m256 o_[4];                                                                                                          \
-        CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, a[r][0], a[r][1], a[r][2], a[r][3], a[r][4], a[r][5], o_[0], o_[1], o_[2], \
-                  o_[3]);                                                                                                      \
-        for (int k = 0; k < 4; k++) o_[k] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(o_[k], vb), vlo), vhi);                \
-        transpose_4x4_lanes(o_, c);                                                                                            \
-    } while (0)
-    const int ty = t0 / tw, tx = t0 - ty * tw, oy = 4 * ty, ox = 4 * tx;
-    if (tx + count <= tw) {
-        // One tile row: each output row of the block is one run of up to 32 floats (tiles 0 … 7
-        // in order, the last ones cut by the output's right edge): four 8-float stores, masked
-        // where the run ends. Storing the 8 tiles' 4-float pieces one by one (each tile's
-        // position and bounds worked out per row) took most of this function (perf, session 15:
-        // the output transform was a third of SqueezeNet's 16-channel Winograd layers).
-        const int run = out_w - ox < 4 * count ? out_w - ox : 4 * count;
-        __m256i keep[4];
-        for (int k = 0; k < 4; k++) {
-            const int n = run - 8 * k;
-            keep[k] = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - (n <= 0 ? 0 : n >= 8 ? 8 : n)));
-        }
-        float *row = y + (long)oy * out_w + ox;
-        for (int r = 0; r < 4 && oy + r < out_rows; r++, row += out_w) {
-            __m256 c[4];
-            OUTPUT_ROW(r, c);
-            const __m256 q[4] = {_mm256_permute2f128_ps(c[0], c[1], 0x20), _mm256_permute2f128_ps(c[2], c[3], 0x20),
-                                 _mm256_permute2f128_ps(c[0], c[1], 0x31), _mm256_permute2f128_ps(c[2], c[3], 0x31)};
-            if (run == 32)
-                for (int k = 0; k < 4; k++) _mm256_storeu_ps(row + 8 * k, q[k]);
-            else
-                for (int k = 0; k < 4 && 8 * k < run; k++) _mm256_maskstore_ps(row + 8 * k, keep[k], q[k]);
-        }
-        return;
-    }
-    // Across tile rows: each tile's first output and bounds once, then its 4-float row pieces
-    // (a tile cut by the right edge stores its 1–3 inside columns masked).
-    float *dst[8];
-    int rows[8];
-    __m128i keep[8];
-    {
-        int oy_l[8], ox_l[8];
-        tile_origins(t0, count, tw, oy_l, ox_l);
-        for (int l = 0; l < count; l++) {
-            dst[l] = y + (long)oy_l[l] * out_w + ox_l[l];
-            rows[l] = out_rows - oy_l[l];
-            const int cols = out_w - ox_l[l] < 4 ? out_w - ox_l[l] : 4;
-            keep[l] = _mm_loadu_si128((const __m128i *)(tail_masks + 8 - cols));
-        }
-    }
     for (int r = 0; r < 4; r++) {
-        __m256 c[4];
-        OUTPUT_ROW(r, c);
-        for (int l = 0; l < count; l++) {
-            if (r >= rows[l]) continue;
-            const __m128 piece = l < 4 ? _mm256_castps256_ps128(c[l]) : _mm256_extractf128_ps(c[l - 4], 1);
-            _mm_maskstore_ps(dst[l] + (long)r * out_w, keep[l], piece);
+        __m256 o[4], c[4];
+        CK_W4_OUT(__m256, V_ADD, V_SUB, V_MUL, V_C, a[r][0], a[r][1], a[r][2], a[r][3], a[r][4], a[r][5], o[0], o[1], o[2],
+                  o[3]);
+        for (int k = 0; k < 4; k++) o[k] = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(o[k], vb), vlo), vhi);
+        // o[k] = column k over tiles 0 … 7; the same in-lane transpose turns that into
+        // c[l] = [tile l | tile l + 4] (4 columns each), and 128-bit permutes put the tiles in order.
+        transpose_4x4_lanes(o, c);
+        const __m256 q[4] = {_mm256_permute2f128_ps(c[0], c[1], 0x20), _mm256_permute2f128_ps(c[2], c[3], 0x20),
+                             _mm256_permute2f128_ps(c[0], c[1], 0x31), _mm256_permute2f128_ps(c[2], c[3], 0x31)};
+        for (int g = 0; g < segments; g++) {
+            if (r >= seg[g].rows) continue;
+            float *row = seg[g].base + (long)r * out_w;
+            // Whole vectors store plain (vmaskmovps costs several times a store on AVX2 cores).
+            for (int k = 0; k < 4; k++)
+                if (8 * k >= seg[g].first && 8 * k + 8 <= seg[g].last)
+                    _mm256_storeu_ps(row + 8 * k, q[k]);
+                else if (8 * k < seg[g].last && 8 * k + 8 > seg[g].first)
+                    _mm256_maskstore_ps(row + 8 * k, keep[g][k], q[k]);
         }
     }
-#undef OUTPUT_ROW
 }
 
 // ---- F(4×4) input transform on 16 tiles per zmm (AVX-512) ----
@@ -472,11 +471,7 @@ static CK_AVX512 void input_block4_avx512(const float *strip, int sw, int tw, in
 }
 
 
-/// output_block4_avx2 for 16 tiles t0 … t0 + 15 (`count` ≤ 16 real), which may span tile
-/// rows: the transform on 16 tiles per zmm; each output row of the block is then a sequence of
-/// 64 floats (tiles in order, 4 each) of which every tile row's segment is stored as one run
-/// (masked stores at the address where the sequence would start for that segment, so that
-/// float f lands at its place; masked-off lanes are never touched).
+/// output_block4_avx2 for 16 tiles t0 … t0 + 15 (`count` ≤ 16 real), 16 tiles per zmm.
 static CK_AVX512 void output_block4_avx512(const float *p, long s, int tw, int t0, int count, float *y, int out_w, int out_rows,
                                            float bias, float lo, float hi) {
     const __mmask16 live = count >= 16 ? 0xFFFF : (__mmask16)((1u << count) - 1u);
@@ -486,25 +481,14 @@ static CK_AVX512 void output_block4_avx512(const float *p, long s, int tw, int t
         for (int i = 0; i < 6; i++) m[i] = _mm512_maskz_loadu_ps(live, p + (6 * i + j) * s);
         CK_W4_OUT(__m512, W_ADD, W_SUB, W_MUL, W_C, m[0], m[1], m[2], m[3], m[4], m[5], a[0][j], a[1][j], a[2][j], a[3][j]);
     }
-    // The block's tile-row segments: where each one's sequence starts, how many output rows
-    // it has, and which floats of the four zmm of a row are its inside columns.
-    float *base[16];
-    int rows[16];
-    __mmask16 keep[16][4];
-    int segments = 0;
-    for (int l0 = 0, ty = t0 / tw, tx = t0 - (t0 / tw) * tw; l0 < count; ty++, tx = 0) {
-        const int n = tw - tx < count - l0 ? tw - tx : count - l0, ox = 4 * tx;
-        const int first = 4 * l0, last = first + (4 * n < out_w - ox ? 4 * n : out_w - ox);  // floats [first, last)
-        base[segments] = y + (long)(4 * ty) * out_w + ox - first;
-        rows[segments] = out_rows - 4 * ty;
+    row_segment seg[16];
+    const int segments = block_segments(t0, count, tw, y, out_w, out_rows, seg);
+    __mmask16 keep[16][4];  // segment g's lanes of the row's k-th 16 floats
+    for (int g = 0; g < segments; g++)
         for (int k = 0; k < 4; k++) {
-            const int hi_bits = last - 16 * k < 0 ? 0 : last - 16 * k > 16 ? 16 : last - 16 * k;
-            const int lo_bits = first - 16 * k < 0 ? 0 : first - 16 * k > 16 ? 16 : first - 16 * k;
-            keep[segments][k] = (__mmask16)(((1u << hi_bits) - 1u) & ~((1u << lo_bits) - 1u));
+            const int lo_lane = lane_of(seg[g].first, 16 * k, 16), hi_lane = lane_of(seg[g].last, 16 * k, 16);
+            keep[g][k] = (__mmask16)(((1u << hi_lane) - 1u) & ~((1u << lo_lane) - 1u));
         }
-        segments++;
-        l0 += n;
-    }
     const __m512 vb = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     for (int r = 0; r < 4; r++) {
         __m512 o[4], c[4];
@@ -521,8 +505,8 @@ static CK_AVX512 void output_block4_avx512(const float *p, long s, int tw, int t
         const __m512 q[4] = {_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)),
                              _mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(3, 1, 3, 1))};
         for (int g = 0; g < segments; g++) {
-            if (r >= rows[g]) continue;
-            float *row = base[g] + (long)r * out_w;
+            if (r >= seg[g].rows) continue;
+            float *row = seg[g].base + (long)r * out_w;
             for (int k = 0; k < 4; k++)
                 if (keep[g][k]) _mm512_mask_storeu_ps(row + 16 * k, keep[g][k], q[k]);
         }
@@ -556,15 +540,9 @@ void ck_wino4_output_tiles(const float *p, long plane_stride, int tiles_w, int f
             output_block4_avx512(p + (t - first), plane_stride, tiles_w, t, end - t < 16 ? end - t : 16, y, out_w, out_rows,
                                  bias, lo, hi);
     } else if (avx2) {
-        // Blocks of 8 tiles that do not cross a tile row where rows hold 8 or more (a row's
-        // last block may be short), so that each output row of a block is one contiguous run
-        // (output_block4_avx2's fast path); narrower rows take 8 tiles across rows.
-        while (t < end) {
-            const int row_end = (t / tiles_w + 1) * tiles_w, stop = row_end < end && tiles_w >= 8 ? row_end : end;
-            const int n = stop - t < 8 ? stop - t : 8;
-            output_block4_avx2(p + (t - first), plane_stride, tiles_w, t, n, y, out_w, out_rows, bias, lo, hi);
-            t += n;
-        }
+        for (; t < end; t += 8)
+            output_block4_avx2(p + (t - first), plane_stride, tiles_w, t, end - t < 8 ? end - t : 8, y, out_w, out_rows, bias,
+                               lo, hi);
     }
 #else
     (void)avx2;
