@@ -465,13 +465,117 @@ CK_INLINE_AVX512 void gather_strip32(const implicit_columns *src, int k0, int kb
     }
 }
 
+/// Columns of X packed per chunk by block_avx512_chunked: a chunk's strips (kb × 256 floats,
+/// at most 255 KB) stay in L2 while every panel passes over them.
+enum { CHUNK_COLS = 256 };
+static _Thread_local float chunk_strips[BLOCK_K_MAX * CHUNK_COLS] __attribute__((aligned(64)));
+
+/// Above this many bytes of Y (plus the residual, or Y's partial sums, read) a call with packed
+/// strips runs block_avx512_chunked; below, Y's lines stay in L2 and block_avx512's order
+/// (3 KB of weights from L2 a tile instead of 16 KB of X) is the cheaper one.
+#ifndef CK_PW_Y_BYTES_IN_L2  // experiments: -DCK_PW_Y_BYTES_IN_L2=…
+#define CK_PW_Y_BYTES_IN_L2 (1 << 20)
+#endif
+enum { Y_BYTES_IN_L2 = CK_PW_Y_BYTES_IN_L2 };
+/// … and only for k-blocks of at most this many values: the fewer FMAs a tile does, the more
+/// of its time goes to Y's lines. With more, the strip kept in L1 (block_avx512) wins: on
+/// ResNet-50's stem (64 × 147 × 12544) BLIS's order measured 0.82–0.90×.
+#ifndef CK_PW_CHUNKED_MAX_K  // experiments: -DCK_PW_CHUNKED_MAX_K=…
+#define CK_PW_CHUNKED_MAX_K 64
+#endif
+enum { CHUNKED_MAX_K = CK_PW_CHUNKED_MAX_K };
+
+/// One k-block on AVX-512 in BLIS's loop order, for outputs larger than L2: columns in chunks
+/// of CHUNK_COLS, each chunk's strips of X copied (or gathered) once into `chunk_strips`; then
+/// panels outside and the chunk's strips inside, so that a panel's weights (kb × 6 floats)
+/// stay in L1 while the strips stream from L2, and each row of Y (and of the residual) is
+/// written (read) as one sequential run per chunk. block_avx512's order walks Y and the
+/// residual down 6-row tiles: where they do not fit in L2 each tile's lines come from L3,
+/// and a 128-byte run unaligned to lines leaves a line shared with the next strip to be
+/// fetched again a whole strip later. Measured (one thread, CPU time, L2 flushed before each
+/// call, X hot; min of 40 interleaved): open-nsfw's 128×32×3136 + residual 1.07–1.17× of
+/// block_avx512, 256×64×784 + residual (1.6 MB) 0.98–1.08×, so the threshold sits above it.
+static CK_AVX512 void block_avx512_chunked(const float *packed, const float *bias, const float *residual, const float *x, float *y,
+                                           int m, int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin,
+                                           int col_end, int init, ck_activation act, const float *next, size_t next_floats,
+                                           const implicit_columns *implicit) {
+    const float *xb = implicit ? 0 : x + (size_t)k0 * ldx;
+    const int panels = (m + PR - 1) / PR;
+    const size_t next_lines = next ? (next_floats + 15) / 16 : 0;  // (see block_avx512)
+    const size_t tiles = (size_t)((col_end - col_begin + STRIP512 - 1) / STRIP512) * (size_t)((row_end - row_begin + PR - 1) / PR);
+    const size_t lines_per_tile = tiles ? (next_lines + tiles - 1) / tiles : 0;
+    size_t next_line = 0;
+    float *const strips = chunk_strips;
+    for (int c0 = col_begin; c0 < col_end; c0 += CHUNK_COLS) {
+        const int c1 = col_end - c0 < CHUNK_COLS ? col_end : c0 + CHUNK_COLS;
+        for (int j = c0; j < c1; j += STRIP512) {
+            const int cols = c1 - j < STRIP512 ? c1 - j : STRIP512;
+            float *dst = strips + (size_t)((j - c0) / STRIP512) * kb * STRIP512;
+            if (implicit)
+                gather_strip32(implicit, k0, kb, j, cols, dst);
+            else
+                copy_strip32(xb + j, ldx, kb, cols, dst);
+        }
+        // Only the chunk's last strip can be partial; its last 1 … 3 columns past whole
+        // vectors go to the narrow kernel, all rows at once.
+        const int j_last = c0 + (c1 - c0 - 1) / STRIP512 * STRIP512, cols_last = c1 - j_last;
+        const int tail = cols_last & 15, narrow = cols_last < STRIP512 && tail != 0 && tail <= CK_PW_NARROW_MAX;
+        if (narrow) {
+            const int at = j_last + cols_last - tail;
+            narrow_columns(packed + (size_t)k0 * panels * PR, kb, bias, residual ? residual + at : 0,
+                           strips + (size_t)((j_last - c0) / STRIP512) * kb * STRIP512 + cols_last - tail, y + at, STRIP512, ldy,
+                           row_begin, row_end, tail, init, act);
+        }
+        for (int row = row_begin; row < row_end; row += PR) {
+            const int rows = row_end - row < PR ? row_end - row : PR;
+            const float *ap = packed + ((size_t)k0 * panels + (size_t)(row / PR) * kb) * PR;
+            const float *bt = bias ? bias + row : 0;
+            const float *xs = strips;
+            for (int j = c0; j < c1; j += STRIP512, xs += (size_t)kb * STRIP512) {
+                const int cols = c1 - j < STRIP512 ? c1 - j : STRIP512;
+                const int wide = j == j_last && narrow ? cols - tail : cols;
+                if (wide == 0) continue;
+                float *yt = y + (size_t)row * ldy + j;
+                const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
+                // The next tile's lines: the next 128 bytes of each of the six rows' runs.
+                if (j + STRIP512 < c1)
+                    for (int r = 0; r < rows; r++) {
+                        if (rt && init == INIT_BIAS) {
+                            _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
+                            _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
+                        }
+                        _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
+                    }
+                for (size_t l = 0; l < lines_per_tile && next_line < next_lines; l++, next_line++)
+                    _mm_prefetch((const char *)(next + 16 * next_line), _MM_HINT_T1);
+                if (wide == 32)
+                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 2, 0);
+                else if (wide > 16)
+                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 2, 1);
+                else if (wide == 16)
+                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 1, 0);
+                else
+                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 1, 1);
+            }
+        }
+    }
+}
+
 /// block_avx2 over strips of 32 columns (see there for the loop order and the strip copy).
 static CK_AVX512 void block_avx512(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m,
                                    int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end,
                                    int init, ck_activation act, const float *next, size_t next_floats, const implicit_columns *implicit) {
+    const int pack = should_pack_strips(row_end - row_begin);  // (implicit strips are always built in `strip`)
+    const size_t y_bytes = (size_t)(row_end - row_begin) * (size_t)(col_end - col_begin) * sizeof(float) *
+                           ((residual && init == INIT_BIAS) || init == INIT_Y ? 2 : 1);
+    if ((pack || implicit) && y_bytes > Y_BYTES_IN_L2 && kb <= CHUNKED_MAX_K) {
+        block_avx512_chunked(packed, bias, residual, x, y, m, k0, kb, ldx, ldy, row_begin, row_end, col_begin, col_end, init, act,
+                             next, next_floats, implicit);
+        return;
+    }
     const float *xb = implicit ? 0 : x + (size_t)k0 * ldx;
     const int panels = (m + PR - 1) / PR;
-    const int pack = should_pack_strips(row_end - row_begin);  // (implicit strips are always built in `strip`)
     // The next k-block's panels (our rows of them) are fetched into L2 spread evenly over this
     // block's tiles, so that memory streams while the FMAs run (see conv_blocks).
     const size_t next_lines = next ? (next_floats + 15) / 16 : 0;

@@ -136,6 +136,7 @@ final class Im2colKernelTests: XCTestCase, SeededKernelTest {
             (4, 9, 33, [3, 3], ["strides": .ints([2, 2])]),  // a stride-2 run whose 32nd float is past the input
             (5, 6, 40, [3, 3], [:]),  // stride 1, rows of 38: halves inside and across rows
             (3, 8, 48, [3, 3], ["pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 2])]),
+            (1, 170, 170, [3, 3], ["pads": .ints([1, 1, 1, 1])]),  // 1.5 MB of output, K = 9: BLIS's order (chunks of 256 pixels)
         ]
         let relu = ck_activation(kind: CK_ACT_RELU, lo: 0, hi: 0)
         for avx2Cap in [true, false] {

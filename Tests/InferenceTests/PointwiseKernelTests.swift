@@ -151,6 +151,38 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
         }
     }
 
+    /// ck_pointwise_conv where Y (and the residual) outgrow L2 and K is small (≤ 64): on AVX-512
+    /// such calls run in BLIS's order (block_avx512_chunked: columns in chunks of 256 copied
+    /// once, panels outside). Column ranges spanning 22 chunks and starting inside one, the last
+    /// chunk ending in a strip of 17 (a whole vector and a narrow column) or of 12 columns
+    /// (masked), 49 rows (a short last panel) from row 6 or all, with and without a residual,
+    /// everything outside the range untouched; K = 65 runs the other order on the same shape.
+    func testPackedGEMMChunkedOrderOnLargeOutputs() throws {
+        try XCTSkipUnless(InstructionSet.hasAVX2, "the packed kernel runs only on AVX2+FMA")
+        try InstructionSet.eachVectorPath { isa in
+            for (k, n, useResidual) in [(1, 5505, true), (64, 5505, false), (40, 5500, true), (65, 5505, true)] {
+                let m = 49, ldx = n + 3, ldy = n + 2
+                let w = randoms(m * k), x = randoms(k * ldx), bias = randoms(m), r = randoms(m * ldy)
+                let sentinel: Float = 12345
+                for (rows, cols) in [(0..<m, 16..<n), (6..<m, 0..<n)] {
+                    var y = [Float](repeating: sentinel, count: m * ldy)
+                    var packed = [Float](repeating: 0, count: ck_pointwise_packed_floats(Int32(m), Int32(k)))
+                    ck_pointwise_pack(w, Int32(m), Int32(k), &packed)
+                    let act = Activation.clip(min: -2, max: 3)
+                    let ok = r.withUnsafeBufferPointer { rp in
+                        ck_pointwise_conv(
+                            packed, bias, useResidual ? rp.baseAddress : nil, x, &y, Int32(m), Int32(k), Int32(ldx), Int32(ldy),
+                            Int32(rows.lowerBound), Int32(rows.upperBound), Int32(cols.lowerBound), Int32(cols.upperBound), act.ck)
+                    }
+                    XCTAssertEqual(ok, 1)
+                    checkClippedProduct(
+                        y, w: w, x: x, bias: bias, residual: useResidual ? r : nil, m: m, k: k, ldx: ldx, ldy: ldy, rows: rows,
+                        cols: cols, untouched: { _ in sentinel }, "k \(k) n \(n) rows \(rows) cols \(cols) residual \(useResidual) \(isa)")
+                }
+            }
+        }
+    }
+
     /// ck_lanes_conv (the channel-lanes kernel, AVX-512 only) against a Double sum: K around its
     /// k-blocks (one block below 192, then ⌊K/96⌋), rows that fill 32-row blocks partly (1,
     /// 17, 33, 70) and a row range starting at the second block, pixel counts that make tiles
