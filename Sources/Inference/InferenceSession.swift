@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Tensor
 
 /// A model compiled for one input shape (batch included) and a set of output tensors.
@@ -189,13 +190,21 @@ public final class InferenceSession {
             if lanes.count == 1 {
                 for pass in 0..<passes { runPass(pass, on: lanes[0]) }
             } else {
-                // Lane i takes passes i, i + lanes, …; its kernels run single-threaded.
-                let laneCount = lanes.count
-                DispatchQueueHelper.run(laneCount) { index in
+                // Each lane takes the next pass not yet taken when it is free; its kernels run
+                // single-threaded. Lane i used to take passes i, i + lanes, …: on a shared
+                // machine a lane slowed for a while then finished a pass or two after the other,
+                // which idled. Measured (turns, open-nsfw batch 16, two lanes, four runs of 25 s
+                // a side, both orders): 1.00 … 1.13× the static split, median 1.09.
+                let next = Atomic<Int>(0)
+                DispatchQueueHelper.run(lanes.count) { index in
                     let outer = Parallel.threads
                     Parallel.threads = 1
                     defer { Parallel.threads = outer }
-                    for pass in stride(from: index, to: passes, by: laneCount) { runPass(pass, on: lanes[index]) }
+                    while true {
+                        let pass = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        if pass >= passes { break }
+                        runPass(pass, on: lanes[index])
+                    }
                 }
             }
         }

@@ -109,7 +109,8 @@ final class ModelConformanceTests: XCTestCase {
 
     /// A batch of 4 on 2 threads runs as single-image passes in two lanes and gives each image
     /// the same outputs (a pooled layer and the logits) as running it alone; so does a batch
-    /// of 3 (one lane runs two images, the other one) and a batch of 4 on one thread.
+    /// of 3 (whichever lane is free takes the next image: one runs two, the other one) and a
+    /// batch of 4 on one thread.
     func testLanesAgree() throws {
         let url = try TestPaths.requireShared("models/efficientnet_lite0.onnx")
         let model = try ONNXModel(contentsOf: url)
