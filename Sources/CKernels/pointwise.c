@@ -2,7 +2,8 @@
 // (BLOCK_K), then column strips of 16, weight panels inside, so one strip of X (a k-block's
 // rows × 16 floats; copied contiguously first when enough panels reuse it, else read in place
 // with row stride ldx) stays in L1 while every panel of W passes over it; the 6×16 tile of Y
-// lives in 12 registers from the bias (or Y's partial sum) to the store.
+// lives in 12 registers from the bias (or Y's partial sum) to the store. On AVX-512, calls whose
+// output outgrows L2 with short k-blocks take the other order, BLIS's (block_avx512_chunked).
 //
 // There is no portable version: without AVX2+FMA, OpenBLAS's sgemm (which has kernels for
 // every CPU) plus a separate epilogue is faster than anything plain C would do here, so the
@@ -562,7 +563,8 @@ static CK_AVX512 void block_avx512_chunked(const float *packed, const float *bia
     }
 }
 
-/// block_avx2 over strips of 32 columns (see there for the loop order and the strip copy).
+/// block_avx2 over strips of 32 columns (see there for the loop order and the strip copy), or
+/// block_avx512_chunked where Y outgrows L2 and K is short (see there).
 static CK_AVX512 void block_avx512(const float *packed, const float *bias, const float *residual, const float *x, float *y, int m,
                                    int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin, int col_end,
                                    int init, ck_activation act, const float *next, size_t next_floats, const implicit_columns *implicit) {
