@@ -466,6 +466,34 @@ CK_INLINE_AVX512 void gather_strip32(const implicit_columns *src, int k0, int kb
     }
 }
 
+/// One tile of `rows` × `wide` (≤ 32) columns on AVX-512 and what both loop orders fetch around
+/// it: with `fetch_next_strip`, the next strip's two lines of each of its rows of Y (and of the
+/// residual) — 256 rows 12 KB apart are more streams than the hardware prefetchers follow —
+/// and its share (`lines_per_tile`) of the next k-block's panels into L2 (see conv_blocks).
+CK_INLINE_AVX512 void tile512_fetching(const float *ap, const float *bt, const float *rt, const float *xs, float *yt, int rows, int wide,
+                                       int kb, int lds, int ldy, int init, ck_activation act, int fetch_next_strip, const float *next,
+                                       size_t *next_line, size_t next_lines, size_t lines_per_tile) {
+    if (fetch_next_strip)
+        for (int r = 0; r < rows; r++) {
+            if (rt && init == INIT_BIAS) {
+                _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
+                _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
+            }
+            _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
+            _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
+        }
+    for (size_t l = 0; l < lines_per_tile && *next_line < next_lines; l++, ++*next_line)
+        _mm_prefetch((const char *)(next + 16 * *next_line), _MM_HINT_T1);
+    if (wide == 32)
+        tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 0);
+    else if (wide > 16)
+        tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 1);
+    else if (wide == 16)
+        tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 0);
+    else
+        tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 1);
+}
+
 /// Columns of X packed per chunk by block_avx512_chunked: a chunk's strips (kb × 256 floats,
 /// at most 255 KB) stay in L2 while every panel passes over them.
 enum { CHUNK_COLS = 256 };
@@ -538,26 +566,9 @@ static CK_AVX512 void block_avx512_chunked(const float *packed, const float *bia
                 if (wide == 0) continue;
                 float *yt = y + (size_t)row * ldy + j;
                 const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
-                // The next tile's lines: the next 128 bytes of each of the six rows' runs.
-                if (j + STRIP512 < c1)
-                    for (int r = 0; r < rows; r++) {
-                        if (rt && init == INIT_BIAS) {
-                            _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
-                            _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
-                        }
-                        _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
-                        _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
-                    }
-                for (size_t l = 0; l < lines_per_tile && next_line < next_lines; l++, next_line++)
-                    _mm_prefetch((const char *)(next + 16 * next_line), _MM_HINT_T1);
-                if (wide == 32)
-                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 2, 0);
-                else if (wide > 16)
-                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 2, 1);
-                else if (wide == 16)
-                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 1, 0);
-                else
-                    tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, 1, 1);
+                // (Here the next strip is the next tile: the next 128 bytes of the rows' runs.)
+                tile512_fetching(ap, bt, rt, xs, yt, rows, wide, kb, STRIP512, ldy, init, act, j + STRIP512 < c1, next, &next_line,
+                                 next_lines, lines_per_tile);
             }
         }
     }
@@ -612,27 +623,8 @@ static CK_AVX512 void block_avx512(const float *packed, const float *bias, const
             float *yt = y + (size_t)row * ldy + j;
             const float *rt = residual ? residual + (size_t)row * ldy + j : 0;
             const float *bt = bias ? bias + row : 0;
-            // The next strip's two lines of each row of Y (and of the residual): 256 rows 12 KB
-            // apart are more streams than the hardware prefetchers follow.
-            if (j + STRIP512 < col_end)
-                for (int r = 0; r < rows; r++) {
-                    if (rt && init == INIT_BIAS) {
-                        _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
-                        _mm_prefetch((const char *)(rt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
-                    }
-                    _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(yt + (size_t)r * ldy + STRIP512 + 16), _MM_HINT_T0);
-                }
-            for (size_t l = 0; l < lines_per_tile && next_line < next_lines; l++, next_line++)
-                _mm_prefetch((const char *)(next + 16 * next_line), _MM_HINT_T1);
-            if (wide == 32)
-                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 0);
-            else if (wide > 16)
-                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 2, 1);
-            else if (wide == 16)
-                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 0);
-            else
-                tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 1);
+            tile512_fetching(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, j + STRIP512 < col_end, next, &next_line,
+                             next_lines, lines_per_tile);
         }
     }
 }
