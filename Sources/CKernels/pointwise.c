@@ -494,11 +494,6 @@ CK_INLINE_AVX512 void tile512_fetching(const float *ap, const float *bt, const f
         tile_dispatch512(ap, bt, rt, xs, yt, rows, wide, kb, lds, ldy, init, act, 1, 1);
 }
 
-/// Columns of X packed per chunk by block_avx512_chunked: a chunk's strips (kb × 256 floats,
-/// at most 255 KB) stay in L2 while every panel passes over them.
-enum { CHUNK_COLS = 256 };
-static _Thread_local float chunk_strips[BLOCK_K_MAX * CHUNK_COLS] __attribute__((aligned(64)));
-
 /// Above this many bytes of Y (plus the residual, or Y's partial sums, read) a call with packed
 /// strips runs block_avx512_chunked; below, Y's lines stay in L2 and block_avx512's order
 /// (3 KB of weights from L2 a tile instead of 16 KB of X) is the cheaper one.
@@ -514,6 +509,13 @@ enum { Y_BYTES_IN_L2 = CK_PW_Y_BYTES_IN_L2 };
 #endif
 enum { CHUNKED_MAX_K = CK_PW_CHUNKED_MAX_K };
 
+/// Columns of X packed per chunk by block_avx512_chunked: a chunk's strips (kb × 256 floats,
+/// at most 64 KB) stay in L2 while every panel passes over them. Thread-local, as the strip
+/// buffer of block_avx512 lives on the stack: every thread of the process gets one (static
+/// TLS), so it is sized for CHUNKED_MAX_K, not for the largest k-block.
+enum { CHUNK_COLS = 256 };
+static _Thread_local float chunk_strips[CHUNKED_MAX_K * CHUNK_COLS] __attribute__((aligned(64)));
+
 /// One k-block on AVX-512 in BLIS's loop order, for outputs larger than L2: columns in chunks
 /// of CHUNK_COLS, each chunk's strips of X copied (or gathered) once into `chunk_strips`; then
 /// panels outside and the chunk's strips inside, so that a panel's weights (kb × 6 floats)
@@ -522,8 +524,10 @@ enum { CHUNKED_MAX_K = CK_PW_CHUNKED_MAX_K };
 /// residual down 6-row tiles: where they do not fit in L2 each tile's lines come from L3,
 /// and a 128-byte run unaligned to lines leaves a line shared with the next strip to be
 /// fetched again a whole strip later. Measured (one thread, CPU time, L2 flushed before each
-/// call, X hot; min of 40 interleaved): open-nsfw's 128×32×3136 + residual 1.07–1.17× of
-/// block_avx512, 256×64×784 + residual (1.6 MB) 0.98–1.08×, so the threshold sits above it.
+/// call, X hot; min and median of 30–40 interleaved, three runs): against block_avx512,
+/// open-nsfw's 128×32×3136 + residual 1.07–1.26×, ResNet-50's 256×64×3136 + residual
+/// 1.05–1.14×, 256×64×784 + residual (1.6 MB) 1.00–1.12×, SqueezeNet's 3×3 stride-2 stem
+/// (64 × 27 × 12321) 1.03–1.07×.
 static CK_AVX512 void block_avx512_chunked(const float *packed, const float *bias, const float *residual, const float *x, float *y,
                                            int m, int k0, int kb, int ldx, int ldy, int row_begin, int row_end, int col_begin,
                                            int col_end, int init, ck_activation act, const float *next, size_t next_floats,
