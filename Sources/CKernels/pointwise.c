@@ -503,7 +503,8 @@ CK_INLINE_AVX512 void tile512_fetching(const float *ap, const float *bt, const f
 enum { Y_BYTES_IN_L2 = CK_PW_Y_BYTES_IN_L2 };
 /// … and only for k-blocks of at most this many values: the fewer FMAs a tile does, the more
 /// of its time goes to Y's lines. With more, the strip kept in L1 (block_avx512) wins: on
-/// ResNet-50's stem (64 × 147 × 12544) BLIS's order measured 0.82–0.90×.
+/// ResNet-50's stem (64 × 147 × 12544) BLIS's order measured 0.82–0.90×, with this limit at
+/// 128 ResNet-50's 512×128×784 + residual 0.69–0.92× and 64×96×3136 + residual 0.96–0.97×.
 #ifndef CK_PW_CHUNKED_MAX_K  // experiments: -DCK_PW_CHUNKED_MAX_K=…
 #define CK_PW_CHUNKED_MAX_K 64
 #endif
