@@ -1,7 +1,8 @@
 /// ONNX `Conv` (2-D, NCHW): groups (incl. depthwise), strides, dilations, explicit or automatic
 /// padding, optional bias; plus what the load-time passes fuse into it: a per-output-channel
-/// bias change (folded BatchNormalization), a residual Add (input 3, `ResidualAddFusion`) and an
-/// activation epilogue (Relu, Clip), applied in that order.
+/// bias change (folded BatchNormalization), a residual Add (input 3, `ResidualAddFusion`), an
+/// activation epilogue (Relu, Clip), applied in that order, and a MaxPool of the result
+/// (`ConvMaxPoolFusion`: the output is then the pooled tensor).
 struct ConvOp: Operator {
     let node: Node
     var group: Int
@@ -11,6 +12,8 @@ struct ConvOp: Operator {
     var activation = Activation.none
     /// Input 3 is a tensor of the output's shape added before the activation (a fused Add).
     var residual = false
+    /// A MaxPool applied to the activated output (fused; see `ConvMaxPoolKernel`).
+    var maxPool: PoolOp?
 
     init(node: Node) throws {
         self.node = node
@@ -50,6 +53,7 @@ struct ConvOp: Operator {
                 throw OpError("fused residual input must have the output's shape \(g.outputShape)")
             }
         }
+        if let maxPool { return try maxPool.infer([ValueInfo(shape: g.outputShape)]) }
         return [ValueInfo(shape: g.outputShape)]
     }
 
@@ -63,7 +67,9 @@ struct ConvOp: Operator {
             for i in out.indices { out[i] += r[i] }
         }
         out = activation.applied(to: out)
-        return [HostTensor(shape: g.outputShape, floats: out)]
+        let result = HostTensor(shape: g.outputShape, floats: out)
+        if let maxPool { return try maxPool.evaluate([result]) }
+        return [result]
     }
 
     func makeKernel(_ inputs: [ValueInfo?], outputs: [ValueInfo]) throws -> Kernel {
@@ -72,6 +78,13 @@ struct ConvOp: Operator {
         let g = try geometry(input: x.shape, weights: w.shape)
         var bias = [Float](repeating: 0, count: g.outChannels)
         if inputs.count > 2, inputs[2] != nil { bias = try constantInput(inputs, 2, "B").asFloats }
+        if let maxPool {
+            let window = try maxPool.window(g.outputShape)
+            guard ConvMaxPoolKernel.applies(conv: g, pool: window), !residual else {
+                throw OpError("the fused MaxPool needs the implicit-GEMM convolution (AVX-512), which this CPU does not run now")
+            }
+            return ConvMaxPoolKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, pool: window)
+        }
         if PointwiseConvKernel.applies(to: g) {
             return PointwiseConvKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, residual: residual)
         }
