@@ -251,12 +251,16 @@ final class EngineKernelTests: XCTestCase, SeededKernelTest {
                     let kernel = WinogradConvKernel(
                         geometry: g, weights: c.w, bias: c.b, activation: activation, bandTileRows: band, avx2: avx2, tile: tile,
                         split: split)
-                    let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     let scale = expected.map { abs($0) }.max() ?? 1
-                    let diff = maxAbsDifference(y, expected)
-                    XCTAssertLessThan(
-                        diff, 1e-4 * max(1, scale),
-                        "\(input) \(weights) pads \(pads) \(activation) \(isa) tile \(tile) threads \(threads) split \(String(describing: split)) → \(kernel.split)")
+                    // On two threads also with the learned cut at either bound (SplitBalance).
+                    for skew in threads == 2 ? [nil, true, false] : [nil] {
+                        if let skew { kernel.balance.skew(callerFaster: skew) }
+                        let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
+                        let diff = maxAbsDifference(y, expected)
+                        XCTAssertLessThan(
+                            diff, 1e-4 * max(1, scale),
+                            "\(input) \(weights) pads \(pads) \(activation) \(isa) tile \(tile) threads \(threads) split \(String(describing: split)) → \(kernel.split) skew \(String(describing: skew))")
+                    }
                 }
                 }
                 }

@@ -111,3 +111,12 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     }
     return worst
 }
+
+extension SplitBalance {
+    /// Moves the learned cut to one bound, as if one thread had been three times faster on
+    /// every pass (`callerFaster`: the caller's share grows), so that tests run the kernels
+    /// with uneven cuts too.
+    func skew(callerFaster: Bool) {
+        for _ in 0..<40 { record(callerWork: callerShare, callerTime: callerFaster ? 1_000 : 3_000, workerTime: callerFaster ? 3_000 : 1_000) }
+    }
+}

@@ -85,6 +85,16 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                     XCTAssertLessThan(
                         diff, 1e-4,
                         "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads) \(isa)")
+                    if threads == 2, let pointwise = kernel as? PointwiseConvKernel {
+                        // The learned cut (SplitBalance) at either bound.
+                        for skew in [true, false] {
+                            pointwise.balance.skew(callerFaster: skew)
+                            let skewed = kernel.output(inputs: [c.x, nil, nil, r], outputCount: expected.count)
+                            XCTAssertLessThan(
+                                maxAbsDifference(skewed, expected), 1e-4,
+                                "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) skew \(skew) \(isa)")
+                        }
+                    }
                     if let donor = kernel.overwritableInput {
                         // In place, as the planner may run it: the output written over the residual.
                         XCTAssertEqual(donor, 3)

@@ -27,13 +27,18 @@ extension ConvKernel {
         // boundary in smaller groups or one plane at a time.
         let unit = channels % 16 == 0 && ck_has_avx512() != 0 ? 16 : channels % 8 == 0 ? 8 : 1
         let units = planes / unit
-        DispatchQueueHelper.run(threads) { t in
+        /// Planes [lower, upper) on thread t.
+        func run(_ t: Int, _ lower: Int, _ upper: Int) {
             var window = window
-            let lower = units * t / threads * unit, upper = units * (t + 1) / threads * unit
             if lower < upper {
                 ck_depthwise_conv(x, w, b, y, lower, upper, Int32(channels), &window, activation, scratch + t * planeScratch)
             }
         }
+        if threads == 2 {
+            balance.run(count: units, granularity: 1) { t, range in run(t, range.lowerBound * unit, range.upperBound * unit) }
+            return
+        }
+        DispatchQueueHelper.run(threads) { t in run(t, units * t / threads * unit, units * (t + 1) / threads * unit) }
     }
 
     /// Floats of scratch per depthwise thread (the zero-padded plane and its slack).

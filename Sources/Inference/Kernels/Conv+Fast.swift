@@ -37,6 +37,8 @@ final class ConvKernel: Kernel {
     /// (`implicitPacked`: no column buffers in scratch) instead of im2col bands: where the CPU
     /// runs AVX-512, unless a test forced a band size. The bands stay the AVX2 path.
     let gathersColumns: Bool
+    /// Where two threads cut one image's pixels or depthwise planes (learned; see SplitBalance).
+    let balance = SplitBalance()
 
     /// Upper bound on one im2col buffer (16 MB), so that huge patches do not double peak memory.
     static let maxColumnFloats = 4 << 20
@@ -340,6 +342,10 @@ extension ConvKernel {
         for n in 0..<batch {
             if !ConvKernel.splits(g, t) {
                 for group in 0..<groups { conv(n, group, 0..<plane, 0..<mg) }
+            } else if pixelRanges != nil, mg < plane / 2 || mg < 8 * t, t == 2 {
+                balance.run(count: plane, granularity: 16) { _, pixels in
+                    for group in 0..<groups { conv(n, group, pixels, 0..<mg) }
+                }
             } else if let ranges = pixelRanges, mg < plane / 2 || mg < 8 * t {
                 DispatchQueueHelper.run(t) { i in
                     for group in 0..<groups where !ranges[i].isEmpty { conv(n, group, ranges[i], 0..<mg) }

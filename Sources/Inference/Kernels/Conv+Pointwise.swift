@@ -20,7 +20,8 @@ import Tensor
 /// Only used when the CPU runs AVX2+FMA (`applies`); otherwise `ConvKernel` (OpenBLAS) runs
 /// the layer. Threads: whole images per thread when the batch allows, else column strips
 /// (multiples of 16) of one image, or row panels (multiples of 6) when the image is narrow or
-/// the weights outweigh it (M > H·W).
+/// the weights outweigh it (M > H·W); with two threads where to cut is learned
+/// (`SplitBalance`).
 final class PointwiseConvKernel: Kernel {
     let g: ConvGeometry
     /// W [M, C], packed for the strip or the channel-lanes kernel.
@@ -35,6 +36,8 @@ final class PointwiseConvKernel: Kernel {
     /// whole-vector stores, 64-byte lines).
     let columnStride: Int
     let threads: Int
+    /// Where two threads cut one image's columns or rows (learned; see SplitBalance).
+    let balance = SplitBalance()
 
     static func applies(to g: ConvGeometry) -> Bool {
         let w = g.window
@@ -120,10 +123,17 @@ final class PointwiseConvKernel: Kernel {
                     // the back of the other's; the pool's counters had the caller waiting
                     // 0.6–1.0 s of 5 s of SqueezeNet for the worker): 0.997 with pieces of a
                     // quarter share, 0.88 with single strips (benchmarks/turns.py, session 15).
-                    DispatchQueueHelper.run(t) { i in
-                        let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15
-                        if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }
+                    // Two threads move the cut instead (SplitBalance).
+                    if t == 2 {
+                        balance.run(count: hw, granularity: 16) { _, cols in call(n, x, rows: 0..<m, cols: cols) }
+                    } else {
+                        DispatchQueueHelper.run(t) { i in
+                            let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15
+                            if lower < upper { call(n, x, rows: 0..<m, cols: lower..<upper) }
+                        }
                     }
+                } else if t == 2 {
+                    balance.run(count: m, granularity: packed.rowBlock) { _, rows in call(n, x, rows: rows, cols: 0..<hw) }
                 } else {
                     DispatchQueueHelper.run(t) { i in
                         let rows = Parallel.panelRows(m, part: i, of: t, perPanel: packed.rowBlock)

@@ -50,6 +50,8 @@ final class WinogradConvKernel: Kernel {
     /// `.tiles` split, a thread's run of tiles goes in pieces of at most bandTileRows·tilesW.
     let bandTileRows: Int
     let threads: Int
+    /// Where two threads cut an image's tiles or output channels (learned; see SplitBalance).
+    let balance = SplitBalance()
     /// How an image is shared by the threads (`.serial` with one thread or a small layer).
     let split: Split
     /// Scratch floats each thread owns (V, P, input strip); the scratch holds `threads` of them
@@ -261,9 +263,10 @@ final class WinogradConvKernel: Kernel {
                     }
                 case .tiles:
                     let piece = bandTileRows * tilesW
-                    DispatchQueueHelper.run(t) { i in
-                        var first = tiles * i / t
-                        let end = tiles * (i + 1) / t
+                    /// Tiles `range` on thread i, in pieces of at most a band.
+                    func run(_ i: Int, _ range: Range<Int>) {
+                        var first = range.lowerBound
+                        let end = range.upperBound
                         while first < end {
                             let last = min(end, first + piece)
                             let tileRows = (first / tilesW)..<((last - 1) / tilesW + 1)
@@ -274,17 +277,26 @@ final class WinogradConvKernel: Kernel {
                             first = last
                         }
                     }
+                    if t == 2 {
+                        balance.run(count: tiles, granularity: 1, run)
+                    } else {
+                        DispatchQueueHelper.run(t) { i in run(i, (tiles * i / t)..<(tiles * (i + 1) / t)) }
+                    }
                 case .steps:
                     forEachBand { tileRows in bandInSteps(xn, yn, b, tileRows: tileRows, scratch: scratch) }
                 case .outputChannels:
+                    let panel = packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS)
                     forEachBand { tileRows in
-                        DispatchQueueHelper.run(t) { i in
-                            let outputs = Parallel.panelRows(
-                                m, part: i, of: t, perPanel: packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS))
+                        func run(_ i: Int, _ outputs: Range<Int>) {
                             guard !outputs.isEmpty else { return }
                             band(
                                 xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
                                 region: scratch + i * region)
+                        }
+                        if t == 2 {
+                            balance.run(count: m, granularity: panel, run)
+                        } else {
+                            DispatchQueueHelper.run(t) { i in run(i, Parallel.panelRows(m, part: i, of: t, perPanel: panel)) }
                         }
                     }
                 }
