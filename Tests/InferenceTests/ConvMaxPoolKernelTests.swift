@@ -51,14 +51,10 @@ final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
                 for band in [1, 2, 3, nil] {
                     let kernel = ConvMaxPoolKernel(
                         geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window, bandPooledRows: band)
-                    // On two threads also with the learned cut (SplitBalance) at either bound.
-                    for skew in threads == 2 ? [nil, true, false] : [nil] {
-                        if let skew { kernel.balance.skew(callerFaster: skew) }
-                        let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
-                        XCTAssertLessThan(
-                            maxAbsDifference(y, expected), 1e-4 * max(1, Float(g.patchSize) / 64),
-                            "conv \(input) \(weights) \(convAttributes) pool \(poolAttributes) band \(band.map(String.init) ?? "default") threads \(threads) skew \(String(describing: skew))")
-                    }
+                    let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
+                    XCTAssertLessThan(
+                        maxAbsDifference(y, expected), 1e-4 * max(1, Float(g.patchSize) / 64),
+                        "conv \(input) \(weights) \(convAttributes) pool \(poolAttributes) band \(band.map(String.init) ?? "default") threads \(threads)")
                 }
             }
         }

@@ -55,4 +55,20 @@ final class SplitBalanceTests: XCTestCase {
             XCTAssertEqual(cut, callerFaster ? 750 : 252)  // 1000 · 0.75 = 125 granules; 1000 · 0.25 / 6 = 41.7 → 42
         }
     }
+
+    /// Inside another job (lanes run kernels that way) both parts run on the calling thread,
+    /// in order, and the share does not move.
+    func testNestedRunsBothPartsHereAndLearnsNothing() {
+        let balance = SplitBalance()
+        balance.skew(callerFaster: true)
+        let share = balance.callerShare
+        let calls = Mutex<[(part: Int, range: Range<Int>)]>([])
+        DispatchQueueHelper.run(2) { index in
+            guard index == 0 else { return }
+            balance.run(count: 100, granularity: 1) { part, range in calls.withLock { $0.append((part, range)) } }
+        }
+        XCTAssertEqual(calls.withLock { $0 }.map(\.part), [0, 1])
+        XCTAssertEqual(calls.withLock { $0 }.map(\.range), [0..<75, 75..<100])
+        XCTAssertEqual(balance.callerShare, share)
+    }
 }

@@ -343,7 +343,8 @@ extension ConvKernel {
             if !ConvKernel.splits(g, t) {
                 for group in 0..<groups { conv(n, group, 0..<plane, 0..<mg) }
             } else if pixelRanges != nil, mg < plane / 2 || mg < 8 * t, t == 2 {
-                balance.run(count: plane, granularity: 16) { _, pixels in
+                // Whole 32-pixel strips (see PointwiseConvKernel): the output does not depend on the cut.
+                balance.run(count: plane, granularity: 32) { _, pixels in
                     for group in 0..<groups { conv(n, group, pixels, 0..<mg) }
                 }
             } else if let ranges = pixelRanges, mg < plane / 2 || mg < 8 * t {

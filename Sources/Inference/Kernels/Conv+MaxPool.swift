@@ -36,8 +36,8 @@ final class ConvMaxPoolKernel: Kernel {
     let poolScratchFloats: Int
     let threads: Int
     let scratchCount: Int
-    /// Where two threads cut one image's pooled rows (learned; see SplitBalance).
-    let balance = SplitBalance()
+    // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
+    // row, so a moving cut would move the convolution's strips and change the output's last bits.
 
     /// Bytes of one band of convolution output (all channels): half an L2 of this project's
     /// machines (2 MB), room left for the input rows the band's strips gather from and the
@@ -87,10 +87,6 @@ final class ConvMaxPoolKernel: Kernel {
             if t > 1 && batch >= t {
                 DispatchQueueHelper.run(t) { i in
                     for n in (batch * i / t)..<(batch * (i + 1) / t) { pooledRows(n, 0..<outH, x, b, y, scratch + i * perThread) }
-                }
-            } else if t == 2 && outH >= 2 * t && ConvKernel.splits(conv.g, t) {
-                for n in 0..<batch {
-                    balance.run(count: outH, granularity: 1) { i, rows in pooledRows(n, rows, x, b, y, scratch + i * perThread) }
                 }
             } else if t > 1 && outH >= 2 * t && ConvKernel.splits(conv.g, t) {
                 for n in 0..<batch {

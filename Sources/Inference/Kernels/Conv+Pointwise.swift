@@ -123,9 +123,11 @@ final class PointwiseConvKernel: Kernel {
                     // the back of the other's; the pool's counters had the caller waiting
                     // 0.6–1.0 s of 5 s of SqueezeNet for the worker): 0.997 with pieces of a
                     // quarter share, 0.88 with single strips (benchmarks/turns.py, session 15).
-                    // Two threads move the cut instead (SplitBalance).
+                    // Two threads move the cut instead (SplitBalance), in whole 32-column
+                    // strips: a strip cut in two runs as two 16-column tiles, whose sums round
+                    // differently, and the output would change with the cut.
                     if t == 2 {
-                        balance.run(count: hw, granularity: 16) { _, cols in call(n, x, rows: 0..<m, cols: cols) }
+                        balance.run(count: hw, granularity: 32) { _, cols in call(n, x, rows: 0..<m, cols: cols) }
                     } else {
                         DispatchQueueHelper.run(t) { i in
                             let lower = (hw * i / t) & ~15, upper = i == t - 1 ? hw : (hw * (i + 1) / t) & ~15

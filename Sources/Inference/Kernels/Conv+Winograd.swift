@@ -50,7 +50,7 @@ final class WinogradConvKernel: Kernel {
     /// `.tiles` split, a thread's run of tiles goes in pieces of at most bandTileRows·tilesW.
     let bandTileRows: Int
     let threads: Int
-    /// Where two threads cut an image's tiles or output channels (learned; see SplitBalance).
+    /// Where two threads cut an image's tiles (`.tiles`; learned, see SplitBalance).
     let balance = SplitBalance()
     /// How an image is shared by the threads (`.serial` with one thread or a small layer).
     let split: Split
@@ -277,26 +277,27 @@ final class WinogradConvKernel: Kernel {
                             first = last
                         }
                     }
-                    if t == 2 {
-                        balance.run(count: tiles, granularity: 1, run)
+                    // The tiles are the GEMMs' columns: the cut moves in whole 32-column strips,
+                    // and only where each thread's run is one piece (else where its pieces start
+                    // would move with the cut), so the output never depends on it.
+                    if t == 2 && piece >= tiles {
+                        balance.run(count: tiles, granularity: 32, run)
                     } else {
                         DispatchQueueHelper.run(t) { i in run(i, (tiles * i / t)..<(tiles * (i + 1) / t)) }
                     }
                 case .steps:
                     forEachBand { tileRows in bandInSteps(xn, yn, b, tileRows: tileRows, scratch: scratch) }
                 case .outputChannels:
-                    let panel = packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS)
+                    // Halves, not a learned cut: with a moving cut the output's last bits moved
+                    // too (measured in EngineKernelTests; the tiles' cut does not).
                     forEachBand { tileRows in
-                        func run(_ i: Int, _ outputs: Range<Int>) {
+                        DispatchQueueHelper.run(t) { i in
+                            let outputs = Parallel.panelRows(
+                                m, part: i, of: t, perPanel: packed?.rowBlock ?? Int(CK_PW_PANEL_ROWS))
                             guard !outputs.isEmpty else { return }
                             band(
                                 xn, yn, b, tileRows: tileRows, tiles: 0..<(tileRows.count * tilesW), outputs: outputs,
                                 region: scratch + i * region)
-                        }
-                        if t == 2 {
-                            balance.run(count: m, granularity: panel, run)
-                        } else {
-                            DispatchQueueHelper.run(t) { i in run(i, Parallel.panelRows(m, part: i, of: t, perPanel: panel)) }
                         }
                     }
                 }
