@@ -120,3 +120,17 @@ extension SplitBalance {
         for _ in 0..<40 { record(callerWork: callerShare, callerTime: callerFaster ? 1_000 : 3_000, workerTime: callerFaster ? 3_000 : 1_000) }
     }
 }
+
+/// Runs `kernel` again with its learned two-thread cut (`balance`) moved to either bound and
+/// asserts the output equals `output` (the run at the cut it had) bit for bit: where the
+/// threads meet never changes the result (SplitBalance cuts only in granules that keep it).
+func assertSameOutputAtEitherCut(
+    _ kernel: Kernel, _ balance: SplitBalance, inputs: [[Float]?], output: [Float], _ message: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    for callerFaster in [true, false] {
+        balance.skew(callerFaster: callerFaster)
+        let skewed = kernel.output(inputs: inputs, outputCount: output.count)
+        XCTAssertEqual(skewed, output, "\(message), cut skewed \(callerFaster ? "up" : "down")", file: file, line: line)
+    }
+}

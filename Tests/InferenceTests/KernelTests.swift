@@ -56,19 +56,15 @@ final class KernelTests: XCTestCase, SeededKernelTest {
                     kernels += [7, 37].map { (ConvKernelTestHook.banded(kernel, weights: c.w, pixels: $0), "bands of \($0) pixels") }
                 }
                 for (kernel, bands) in kernels {
-                    // On two threads also with the learned cut (depthwise planes, implicit-GEMM
-                    // pixels: SplitBalance) at either bound.
-                    var first: [Float]?
-                    for skew in threads == 2 ? [nil, true, false] : [nil] {
-                        if let skew { kernel.balance.skew(callerFaster: skew) }
-                        let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
-                        // The cut never changes the result, not even in the last bit.
-                        if let first { XCTAssertEqual(y, first, "conv \(input) \(weights) \(attributes) \(bands) skew \(String(describing: skew))") }
-                        first = first ?? y
-                        let diff = maxAbsDifference(y, expected)
-                        XCTAssertLessThan(
-                            diff, 1e-4 * max(1, Float(g.patchSize) / 64),
-                            "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed) \(bands) isa \(isa) skew \(String(describing: skew))")
+                    let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
+                    let diff = maxAbsDifference(y, expected)
+                    XCTAssertLessThan(
+                        diff, 1e-4 * max(1, Float(g.patchSize) / 64),
+                        "conv \(input) \(weights) \(attributes) threads \(threads) packed \(packed) \(bands) isa \(isa)")
+                    // Depthwise planes and implicit-GEMM pixels are cut where SplitBalance says.
+                    if threads == 2 {
+                        assertSameOutputAtEitherCut(
+                            kernel, kernel.balance, inputs: [c.x, nil, nil], output: y, "conv \(input) \(weights) \(attributes) \(bands) \(isa)")
                     }
                 }
             }

@@ -86,16 +86,9 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
                         diff, 1e-4,
                         "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) portable \(portable) threads \(threads) \(isa)")
                     if threads == 2, let pointwise = kernel as? PointwiseConvKernel {
-                        // The learned cut (SplitBalance) at either bound.
-                        for skew in [true, false] {
-                            pointwise.balance.skew(callerFaster: skew)
-                            let skewed = kernel.output(inputs: [c.x, nil, nil, r], outputCount: expected.count)
-                            // The cut never changes the result, not even in the last bit.
-                            XCTAssertEqual(skewed, y, "pointwise \(input) M \(outChannels) residual \(withResidual) skew \(skew) \(isa)")
-                            XCTAssertLessThan(
-                                maxAbsDifference(skewed, expected), 1e-4,
-                                "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) skew \(skew) \(isa)")
-                        }
+                        assertSameOutputAtEitherCut(
+                            kernel, pointwise.balance, inputs: [c.x, nil, nil, r], output: y,
+                            "pointwise \(input) M \(outChannels) strides \(strides) residual \(withResidual) \(isa)")
                     }
                     if let donor = kernel.overwritableInput {
                         // In place, as the planner may run it: the output written over the residual.
