@@ -3,7 +3,8 @@ import Tensor
 import XCTest
 
 /// The fused convolution + max pooling (ConvMaxPoolKernel) against the plain convolution
-/// (`ConvReference`), its activation and PoolOp's own evaluation, band by band.
+/// (`ConvReference`), its activation and PoolOp's own evaluation: band by band (implicit GEMM)
+/// and row by row (the stem kernel).
 final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
     var randomState: UInt64 = 4242
 
@@ -21,16 +22,16 @@ final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
             // SqueezeNet's stem in small: 3×3 stride 2, pool 3×3 stride 2 (one row shared by bands).
             ([1, 3, 47, 45], [16, 3, 3, 3], ["strides": .ints([2, 2])], ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2])], .relu),
             // ResNet-50's: 7×7 stride 2 pads 3, pool 3×3 stride 2 pads 1, here with ceil_mode.
-            ([2, 3, 30, 33], [8, 3, 7, 7], ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])],
+            ([2, 3, 30, 33], [16, 3, 7, 7], ["strides": .ints([2, 2]), "pads": .ints([3, 3, 3, 3])],
              ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]), "ceil_mode": .int(1)], .relu),
             // A 2×2 pool (bands share no rows), odd plane (its last row is never pooled), no Relu.
             ([1, 5, 21, 19], [13, 5, 5, 5], [:], ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])], .none),
             // A 3×2 window with strides 3 × 2 and asymmetric padding; Clip.
-            ([1, 4, 40, 29], [7, 4, 3, 3], ["pads": .ints([1, 1, 1, 1])],
+            ([1, 4, 40, 29], [32, 4, 3, 3], ["pads": .ints([1, 1, 1, 1])],
              ["kernel_shape": .ints([3, 2]), "strides": .ints([3, 2]), "pads": .ints([2, 0, 1, 1])], .clip(min: 0, max: 0.5)),
             // Horizontal stride 3: ck_max_pool's −∞-padded plane path (not the rows), whose
             // plane each band's bottom padding sizes; ceil_mode windows past the end.
-            ([1, 3, 37, 38], [9, 3, 3, 3], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])],
+            ([1, 3, 37, 38], [80, 3, 3, 3], ["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])],
              ["kernel_shape": .ints([3, 3]), "strides": .ints([3, 3]), "pads": .ints([0, 1, 1, 0]), "ceil_mode": .int(1)], .relu),
         ]
         for threads in [1, 2] {
@@ -48,13 +49,25 @@ final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
                 let c = randomConvCase(g, input: input, weights: weights)
                 let convolved = HostTensor(shape: g.outputShape, floats: activation.applied(to: c.reference))
                 let expected = try pool.evaluate([convolved])[0].asFloats
+                let tolerance = 1e-4 * max(1, Float(g.patchSize) / 64)
+                let described = "conv \(input) \(weights) \(convAttributes) pool \(poolAttributes) threads \(threads)"
                 for band in [1, 2, 3, nil] {
                     let kernel = ConvMaxPoolKernel(
-                        geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window, bandPooledRows: band)
+                        geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window, bandPooledRows: band, stem: false)
+                    XCTAssertNil(kernel.stemPacked)
                     let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
-                    XCTAssertLessThan(
-                        maxAbsDifference(y, expected), 1e-4 * max(1, Float(g.patchSize) / 64),
-                        "conv \(input) \(weights) \(convAttributes) pool \(poolAttributes) band \(band.map(String.init) ?? "default") threads \(threads)")
+                    XCTAssertLessThan(maxAbsDifference(y, expected), tolerance, "\(described) band \(band.map(String.init) ?? "default")")
+                }
+                // The stem kernel (output channels in the lanes, 16 at a time: every case but the
+                // 13-channel one): the same values, and at two threads bit for bit the same
+                // wherever the learned cut between them lies.
+                let stem = ConvMaxPoolKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window)
+                XCTAssertEqual(stem.stemPacked != nil, g.outChannels % 16 == 0, described)
+                guard stem.stemPacked != nil else { continue }
+                let y = stem.output(inputs: [c.x, nil, nil], outputCount: expected.count)
+                XCTAssertLessThan(maxAbsDifference(y, expected), tolerance, "\(described) stem")
+                if threads == 2 && g.batch == 1 {
+                    assertSameOutputAtEitherCut(stem, stem.stemBalance, inputs: [c.x, nil, nil], output: y, "\(described) stem")
                 }
             }
         }

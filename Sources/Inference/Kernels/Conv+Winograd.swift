@@ -279,8 +279,11 @@ final class WinogradConvKernel: Kernel {
                     }
                     // The tiles are the GEMMs' columns: the cut moves in whole 32-column strips,
                     // and only where each thread's run is one piece (else where its pieces start
-                    // would move with the cut), so the output never depends on it.
-                    if t == 2 && piece >= tiles {
+                    // would move with the cut), so the output never depends on it. Only on the
+                    // packed GEMM: OpenBLAS's sgemm (the portable path) picks its kernels and
+                    // its own threads by the column count and by which of its threads are free,
+                    // and its last bits moved with the cut (EngineKernelTests, under load).
+                    if t == 2 && piece >= tiles && packed != nil {
                         balance.run(count: tiles, granularity: 32, run)
                     } else {
                         DispatchQueueHelper.run(t) { i in run(i, (tiles * i / t)..<(tiles * (i + 1) / t)) }
