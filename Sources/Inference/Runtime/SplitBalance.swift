@@ -13,10 +13,11 @@ import Dispatch
 /// operands: row pieces 1.5–2 % slower, session 17; 1×1 column pieces 0.88–1.0×, session 15);
 /// moving one cut costs nothing. Each kernel has its own: the right cut differs by layer.
 /// Used where a kernel splits one image in two (1×1 columns or rows, implicit-GEMM pixels,
-/// depthwise planes, Winograd tiles) and cuts only where the result does not
-/// depend on them (whole 32-column strips, 6-row panels, 16-channel groups; the tests check it
-/// bit for bit, and keep Winograd's output-channel split and the fused stem + pool on fixed
-/// halves, where it did not hold): the same input
+/// depthwise planes, Winograd tiles on the packed GEMM, the stem kernel's pooled rows) and cuts
+/// only where the result does not depend on them (whole 32-column strips, 6-row panels,
+/// 16-channel groups, any pooled row; the tests check it bit for bit, and keep Winograd's
+/// output-channel split, its OpenBLAS tiles and the banded stem + pool on fixed halves, where
+/// it did not hold): the same input
 /// gives the same output bit for bit, whatever the threads learned. Measured in
 /// one process alternating pass by pass with the fixed halves (benchmarks/ab-harness.patch,
 /// two threads, 900–1700 passes each, median pass): with 16-column cuts and the stem + pool
