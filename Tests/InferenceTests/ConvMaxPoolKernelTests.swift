@@ -54,7 +54,7 @@ final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
                 for band in [1, 2, 3, nil] {
                     let kernel = ConvMaxPoolKernel(
                         geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window, bandPooledRows: band, stem: false)
-                    XCTAssertNil(kernel.stemPacked)
+                    XCTAssertNil(kernel.stem)
                     let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     XCTAssertLessThan(maxAbsDifference(y, expected), tolerance, "\(described) band \(band.map(String.init) ?? "default")")
                 }
@@ -62,12 +62,12 @@ final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
                 // 13-channel one): the same values, and at two threads bit for bit the same
                 // wherever the learned cut between them lies.
                 let stem = ConvMaxPoolKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window)
-                XCTAssertEqual(stem.stemPacked != nil, g.outChannels % 16 == 0, described)
-                guard stem.stemPacked != nil else { continue }
+                XCTAssertEqual(stem.stem != nil, g.outChannels % 16 == 0, described)
+                guard let runner = stem.stem else { continue }
                 let y = stem.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                 XCTAssertLessThan(maxAbsDifference(y, expected), tolerance, "\(described) stem")
                 if threads == 2 && g.batch == 1 {
-                    assertSameOutputAtEitherCut(stem, stem.stemBalance, inputs: [c.x, nil, nil], output: y, "\(described) stem")
+                    assertSameOutputAtEitherCut(stem, runner.balance, inputs: [c.x, nil, nil], output: y, "\(described) stem")
                 }
             }
         }

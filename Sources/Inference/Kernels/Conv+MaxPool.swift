@@ -47,12 +47,9 @@ final class ConvMaxPoolKernel: Kernel {
     // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
     // row, so a moving cut would move the convolution's strips and change the output's last bits.
 
-    /// The stem kernel's weights (Sources/CKernels/stem.c: few input channels, the output
-    /// channels in the vector lanes, row by row; ck_stem_applies), or nil where the bands of
-    /// implicit GEMM run. Its outputs do not depend on where rows are cut, so two threads
-    /// split them where SplitBalance learns.
-    let stemPacked: [Float]?
-    let stemBalance = SplitBalance()
+    /// The stem kernel (`StemRunner`: few input channels, the output channels in the vector
+    /// lanes, row by row), or nil where the bands of implicit GEMM run.
+    let stem: StemRunner?
 
     /// Bytes of one band of convolution output (all channels): half an L2 of this project's
     /// machines (2 MB), room left for the input rows the band's strips gather from and the
@@ -75,25 +72,18 @@ final class ConvMaxPoolKernel: Kernel {
     ///   compare the two).
     init(
         geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, pool: Window, bandPooledRows forced: Int? = nil,
-        stem: Bool = true
+        stem useStem: Bool = true
     ) {
         conv = ConvKernel(geometry: geometry, weights: weights, bias: bias, activation: activation)
         precondition(conv.gathersColumns, "ConvMaxPoolKernel needs ConvKernel's implicit GEMM (see applies)")
         self.pool = pool
         threads = max(1, Parallel.threads)
-        var convWindow = geometry.window.ck, poolWindow = pool.ck
-        let (channels, m) = (Int32(geometry.inChannels), Int32(geometry.outChannels))
-        if stem && ck_stem_applies(channels, m, &convWindow, &poolWindow) != 0 {
-            let taps = geometry.inChannels * geometry.window.kernelH * geometry.window.kernelW
-            var packed = [Float](repeating: 0, count: ck_stem_packed_floats(m, Int32(taps)))
-            ck_stem_pack(weights, m, Int32(taps), &packed)
-            stemPacked = packed
-            var probe = ck_stem(packed: nil, bias: nil, channels: channels, m: m, conv: convWindow, pool: poolWindow, act: activation.ck)
+        stem = useStem ? StemRunner(geometry: geometry, weights: weights, bias: bias, activation: activation, pool: pool.ck) : nil
+        if let stem {
             (bandPooledRows, bandConvRows, poolScratchFloats) = (0, 0, 0)
-            scratchCount = ck_stem_scratch_floats(&probe) * threads
+            scratchCount = stem.scratchCount
             return
         }
-        stemPacked = nil
         let rowBytes = geometry.outChannels * geometry.window.outW * MemoryLayout<Float>.size
         let convRows = { (pooled: Int) in (pooled - 1) * pool.strideH + pool.kernelH }
         var pooled = max(1, min(pool.outH, forced ?? pool.outH))
@@ -113,8 +103,8 @@ final class ConvMaxPoolKernel: Kernel {
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
-        if let stemPacked {
-            runStem(stemPacked, x, y, scratch)
+        if let stem {
+            stem.run(x, y, scratch)
             return
         }
         let (batch, outH, t) = (conv.g.batch, pool.outH, min(Parallel.threads, threads))
@@ -133,42 +123,6 @@ final class ConvMaxPoolKernel: Kernel {
                 }
             } else {
                 for n in 0..<batch { pooledRows(n, 0..<outH, x, b, y, scratch) }
-            }
-        }
-    }
-
-    /// The stem kernel: whole images per thread when the batch allows, else each image's pooled
-    /// rows cut between the threads (each computes the convolution rows its rows need).
-    private func runStem(_ packed: [Float], _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
-        let g = conv.g, cw = g.window
-        let (batch, outH, t) = (g.batch, pool.outH, min(Parallel.threads, threads))
-        let perThread = scratchCount / threads
-        let (imageIn, imageOut) = (g.inChannels * cw.inH * cw.inW, g.outChannels * outH * pool.outW)
-        packed.withUnsafeBufferPointer { wp in
-            conv.bias.withUnsafeBufferPointer { bp in
-                let stem = ck_stem(
-                    packed: wp.baseAddress, bias: bp.baseAddress, channels: Int32(g.inChannels), m: Int32(g.outChannels), conv: cw.ck,
-                    pool: pool.ck, act: conv.activation.ck)
-                /// Pooled rows `rows` of image n on thread slot `slot`; a 0 from the kernel means the
-                /// ISA was capped after this kernel was built (tests only): poison the image.
-                func rows(_ n: Int, _ rows: Range<Int>, slot: Int) {
-                    var s = stem
-                    let ok = ck_stem_run(&s, x + n * imageIn, y + n * imageOut, Int32(rows.lowerBound), Int32(rows.upperBound), scratch + slot * perThread)
-                    if ok == 0 { (y + n * imageOut).update(repeating: .nan, count: imageOut) }
-                }
-                if t > 1 && batch >= t {
-                    DispatchQueueHelper.run(t) { i in
-                        for n in (batch * i / t)..<(batch * (i + 1) / t) { rows(n, 0..<outH, slot: i) }
-                    }
-                } else if t == 2 && outH >= 2 {
-                    for n in 0..<batch { stemBalance.run(count: outH, granularity: 1) { part, range in rows(n, range, slot: part) } }
-                } else if t > 2 && outH >= t {
-                    for n in 0..<batch {
-                        DispatchQueueHelper.run(t) { i in rows(n, (outH * i / t)..<(outH * (i + 1) / t), slot: i) }
-                    }
-                } else {
-                    for n in 0..<batch { rows(n, 0..<outH, slot: 0) }
-                }
             }
         }
     }
