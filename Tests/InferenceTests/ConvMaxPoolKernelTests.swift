@@ -3,8 +3,8 @@ import Tensor
 import XCTest
 
 /// The fused convolution + max pooling (ConvMaxPoolKernel) against the plain convolution
-/// (`ConvReference`), its activation and PoolOp's own evaluation: band by band (implicit GEMM)
-/// and row by row (the stem kernel).
+/// (`ConvReference`), its activation and PoolOp's own evaluation, band by band — and the stem
+/// kernel (StemMaxPoolKernel, row by row) against the same.
 final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
     var randomState: UInt64 = 4242
 
@@ -53,21 +53,20 @@ final class ConvMaxPoolKernelTests: XCTestCase, SeededKernelTest {
                 let described = "conv \(input) \(weights) \(convAttributes) pool \(poolAttributes) threads \(threads)"
                 for band in [1, 2, 3, nil] {
                     let kernel = ConvMaxPoolKernel(
-                        geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window, bandPooledRows: band, stem: false)
-                    XCTAssertNil(kernel.stem)
+                        geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window, bandPooledRows: band)
                     let y = kernel.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                     XCTAssertLessThan(maxAbsDifference(y, expected), tolerance, "\(described) band \(band.map(String.init) ?? "default")")
                 }
                 // The stem kernel (output channels in the lanes, 16 at a time: every case but the
                 // 13-channel one): the same values, and at two threads bit for bit the same
                 // wherever the learned cut between them lies.
-                let stem = ConvMaxPoolKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window)
-                XCTAssertEqual(stem.stem != nil, g.outChannels % 16 == 0, described)
-                guard let runner = stem.stem else { continue }
+                let taken = StemMaxPoolKernel(geometry: g, weights: c.w, bias: c.b, activation: activation, pool: window)
+                XCTAssertEqual(taken != nil, g.outChannels % 16 == 0, described)
+                guard let stem = taken else { continue }
                 let y = stem.output(inputs: [c.x, nil, nil], outputCount: expected.count)
                 XCTAssertLessThan(maxAbsDifference(y, expected), tolerance, "\(described) stem")
                 if threads == 2 && g.batch == 1 {
-                    assertSameOutputAtEitherCut(stem, runner.balance, inputs: [c.x, nil, nil], output: y, "\(described) stem")
+                    assertSameOutputAtEitherCut(stem, stem.balance, inputs: [c.x, nil, nil], output: y, "\(described) stem")
                 }
             }
         }

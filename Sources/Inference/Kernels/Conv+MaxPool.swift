@@ -26,12 +26,13 @@ import CKernels
 /// The conv in bands alone (C harness, 17-row bands against the whole plane) ran as fast.
 ///
 /// Where the convolution has few input channels and its output channels fill whole vectors
-/// (`ck_stem_applies`: the stems above on AVX-512), the stem kernel runs instead (session 18,
-/// `Sources/CKernels/stem.c`): output channels in the vector lanes, each input value one
-/// broadcast, each row folded straight into the pooled rows' maxima. The bands spent 30 % of
-/// their convolution gathering patch rows and as long again pooling from L2; against them the
-/// stem kernel ran SqueezeNet's stem 0.76–0.78 of the time and ResNet-50's 0.76–0.77 (C
-/// harness, one thread, alternating in one process).
+/// (`ck_stem_applies`: the stems above on AVX-512), `ConvOp.makeKernel` takes the stem kernel
+/// instead (`StemMaxPoolKernel`, session 18): output channels in the vector lanes, each input
+/// value one broadcast, each row folded straight into the pooled rows' maxima. The bands spent
+/// 30 % of their convolution gathering patch rows and as long again pooling from L2; against
+/// them the stem kernel ran SqueezeNet's stem 0.76–0.78 of the time and ResNet-50's 0.76–0.77
+/// (C harness, one thread, alternating in one process). This kernel runs the rest (output
+/// channels not a multiple of 16) and is the tests' second opinion on the stem kernel.
 final class ConvMaxPoolKernel: Kernel {
     /// The convolution (its packed weights, bias, activation and geometry).
     let conv: ConvKernel
@@ -46,10 +47,6 @@ final class ConvMaxPoolKernel: Kernel {
     let scratchCount: Int
     // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
     // row, so a moving cut would move the convolution's strips and change the output's last bits.
-
-    /// The stem kernel (`StemRunner`: few input channels, the output channels in the vector
-    /// lanes, row by row), or nil where the bands of implicit GEMM run.
-    let stem: StemRunner?
 
     /// Bytes of one band of convolution output (all channels): half an L2 of this project's
     /// machines (2 MB), room left for the input rows the band's strips gather from and the
@@ -68,22 +65,11 @@ final class ConvMaxPoolKernel: Kernel {
 
     /// - Parameter bandPooledRows: pooled rows per band; nil = as many as `bandBytes` holds
     ///   (tests force small bands so that many seams and carried rows occur).
-    ///   `stem`: false keeps the bands of implicit GEMM where the stem kernel would apply (tests
-    ///   compare the two).
-    init(
-        geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, pool: Window, bandPooledRows forced: Int? = nil,
-        stem useStem: Bool = true
-    ) {
+    init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, pool: Window, bandPooledRows forced: Int? = nil) {
         conv = ConvKernel(geometry: geometry, weights: weights, bias: bias, activation: activation)
         precondition(conv.gathersColumns, "ConvMaxPoolKernel needs ConvKernel's implicit GEMM (see applies)")
         self.pool = pool
         threads = max(1, Parallel.threads)
-        stem = useStem ? StemRunner(geometry: geometry, weights: weights, bias: bias, activation: activation, pool: pool.ck) : nil
-        if let stem {
-            (bandPooledRows, bandConvRows, poolScratchFloats) = (0, 0, 0)
-            scratchCount = stem.scratchCount
-            return
-        }
         let rowBytes = geometry.outChannels * geometry.window.outW * MemoryLayout<Float>.size
         let convRows = { (pooled: Int) in (pooled - 1) * pool.strideH + pool.kernelH }
         var pooled = max(1, min(pool.outH, forced ?? pool.outH))
@@ -103,10 +89,6 @@ final class ConvMaxPoolKernel: Kernel {
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
         guard let x = inputs[0] else { return }
         let y = outputs[0]
-        if let stem {
-            stem.run(x, y, scratch)
-            return
-        }
         let (batch, outH, t) = (conv.g.batch, pool.outH, min(Parallel.threads, threads))
         let perThread = scratchCount / threads
         conv.bias.withUnsafeBufferPointer { bp in

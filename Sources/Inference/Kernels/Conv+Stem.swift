@@ -1,8 +1,10 @@
 import CKernels
 
-/// The stem kernel (Sources/CKernels/stem.c) as ConvMaxPoolKernel runs it: a convolution over
-/// an image's few channels with the output channels in the vector lanes, each input value one
-/// broadcast, rows folded into the max pooling that follows.
+/// A convolution over an image's few channels and the max pooling after it
+/// (`ConvMaxPoolFusion`) on the stem kernel (Sources/CKernels/stem.c): the output channels in
+/// the vector lanes, each input value one broadcast, rows folded into the pooling as they are
+/// computed. `ConvOp.makeKernel` takes it where `ck_stem_applies`, else ConvMaxPoolKernel's
+/// bands.
 ///
 /// Only with a pooling: a stem without one (EfficientNet-Lite0's, VGG-19's first layer) run
 /// here with a 1×1 stride-1 window, each row merely transposed into planes, was slower than
@@ -14,7 +16,7 @@ import CKernels
 /// between them (each computes the convolution rows its own rows need, the one at the seam
 /// twice). The outputs do not depend on where the cut lies, so two threads cut where
 /// SplitBalance learns.
-final class StemRunner {
+final class StemMaxPoolKernel: Kernel {
     let g: ConvGeometry
     /// The pooling window over the convolution's output.
     let pool: ck_window
@@ -27,7 +29,8 @@ final class StemRunner {
     let balance = SplitBalance()
 
     /// nil where ck_stem_applies says the kernel does not take this convolution and pooling.
-    init?(geometry g: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, pool: ck_window) {
+    init?(geometry g: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, pool window: Window) {
+        let pool = window.ck
         var convWindow = g.window.ck, poolWindow = pool
         let (channels, m) = (Int32(g.inChannels), Int32(g.outChannels))
         guard g.group == 1, ck_stem_applies(channels, m, &convWindow, &poolWindow) != 0 else { return nil }
@@ -42,8 +45,9 @@ final class StemRunner {
 
     var scratchCount: Int { scratchPerThread * threads }
 
-    func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
-        let cw = g.window
+    func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
+        guard let x = inputs[0] else { return }
+        let (y, cw) = (outputs[0], g.window)
         let (batch, outH, t) = (g.batch, Int(pool.out_h), min(Parallel.threads, threads))
         let (imageIn, imageOut) = (g.inChannels * cw.inH * cw.inW, g.outChannels * outH * Int(pool.out_w))
         packed.withUnsafeBufferPointer { wp in

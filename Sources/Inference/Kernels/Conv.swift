@@ -83,6 +83,9 @@ struct ConvOp: Operator {
             guard ConvMaxPoolKernel.applies(conv: g, pool: window), !residual else {
                 throw OpError("the fused MaxPool needs the implicit-GEMM convolution (AVX-512), which this CPU does not run now")
             }
+            if let stem = StemMaxPoolKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, pool: window) {
+                return stem
+            }
             return ConvMaxPoolKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, pool: window)
         }
         if PointwiseConvKernel.applies(to: g) {
