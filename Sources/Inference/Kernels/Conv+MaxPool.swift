@@ -10,10 +10,16 @@ import CKernels
 /// step pair had the pooling read half of each plane from the other core's cache (the
 /// convolution splits pixels, the pooling planes: see `PoolKernel.maxPoolC`).
 ///
-/// The convolution is ConvKernel's implicit GEMM (ck_implicit_conv: AVX-512, one group; the
-/// stems' shapes), run on a window whose output is the band: `out_h` the band's capacity in
-/// rows and `pad_top` moved up by the band's first row, so its planes lie `bandConvRows`
-/// rows apart in the buffer. Consecutive bands of a thread overlap by kernel − stride rows
+/// The convolution is ConvKernel's packed GEMM (one group; the stems' shapes) run on a window
+/// whose output is the band: `out_h` the band's capacity in rows and `pad_top` moved up by the
+/// band's first row, so its planes lie `bandConvRows` rows apart in the buffer. On AVX-512 the
+/// GEMM gathers its strips from the image (ck_implicit_conv); on AVX2 the band's columns are
+/// written out first, up to `ColumnBands.targetPixels` pixels at a time (ck_im2col, as
+/// ConvKernel's own bands), then multiplied into the band (session 19, the AVX2 EPYC:
+/// SqueezeNet's stem + pool 0.78 ms against 0.83–0.87 for the two steps, one thread, thread
+/// CPU time; whole passes against the unfused build 1.053× the speed at two threads, quartiles
+/// 1.04–1.07, and 1.027× at one (benchmarks/turns.py --against); ResNet-50's 7×7 stem the same
+/// either way, 3.24–3.27 ms). Consecutive bands of a thread overlap by kernel − stride rows
 /// of the convolution (one for 3×3 stride 2); those are moved to the top of the buffer, not
 /// computed again. The pooling is ck_max_pool on each band plane, with the window's top and
 /// bottom padding restated for the band.
@@ -26,13 +32,14 @@ import CKernels
 /// The conv in bands alone (C harness, 17-row bands against the whole plane) ran as fast.
 ///
 /// Where the convolution has few input channels and its output channels fill whole vectors
-/// (`ck_stem_applies`: the stems above on AVX-512), `ConvOp.makeKernel` takes the stem kernel
+/// (`ck_stem_applies`: the stems above, on AVX-512 only), `ConvOp.makeKernel` takes the stem kernel
 /// instead (`StemMaxPoolKernel`, session 18): output channels in the vector lanes, each input
 /// value one broadcast, each row folded straight into the pooled rows' maxima. The bands spent
 /// 30 % of their convolution gathering patch rows and as long again pooling from L2; against
 /// them the stem kernel ran SqueezeNet's stem 0.76–0.78 of the time and ResNet-50's 0.76–0.77
 /// (C harness, one thread, alternating in one process). This kernel runs the rest (output
-/// channels not a multiple of 16) and is the tests' second opinion on the stem kernel.
+/// channels not a multiple of 16, and every stem on AVX2, where a port of the stem kernel
+/// measured no faster: README, session 19) and is the tests' second opinion on the stem kernel.
 final class ConvMaxPoolKernel: Kernel {
     /// The convolution (its packed weights, bias, activation and geometry).
     let conv: ConvKernel
@@ -45,6 +52,10 @@ final class ConvMaxPoolKernel: Kernel {
     let poolScratchFloats: Int
     let threads: Int
     let scratchCount: Int
+    /// Without AVX-512 (no implicit GEMM): output pixels per im2col piece of a band, and the
+    /// column buffer's row stride (ColumnBands.stride); 0 and unused with it.
+    let columnPixels: Int
+    let columnStride: Int
     // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
     // row, so a moving cut would move the convolution's strips and change the output's last bits.
 
@@ -53,11 +64,11 @@ final class ConvMaxPoolKernel: Kernel {
     /// packed weights.
     static let bandBytes = 512 << 10
 
-    /// Whether `ConvOp.makeKernel` would run this convolution on ConvKernel's implicit GEMM
-    /// (not pointwise, Winograd, lanes or depthwise; AVX-512; one group) and the pooling is a
+    /// Whether `ConvOp.makeKernel` would run this convolution on ConvKernel's packed GEMM
+    /// (not pointwise, Winograd, lanes or depthwise; AVX2 or AVX-512; one group) and the pooling is a
     /// downsampling window this kernel's bands handle (stride ≥ 2 ≤ kernel, no dilation).
     static func applies(conv g: ConvGeometry, pool w: Window) -> Bool {
-        InstructionSet.hasAVX512 && ck_has_avx2_fma() != 0 && g.group == 1 && !g.isDepthwise && !g.isPointwise
+        ck_has_avx2_fma() != 0 && g.group == 1 && !g.isDepthwise && !g.isPointwise
             && !PointwiseConvKernel.applies(to: g) && !LanesWindowConvKernel.applies(to: g) && !WinogradConvKernel.applies(to: g)
             && w.strideH >= 2 && w.kernelH >= w.strideH && w.dilationH == 1 && w.dilationW == 1
             && w.inH == g.window.outH && w.inW == g.window.outW
@@ -67,7 +78,7 @@ final class ConvMaxPoolKernel: Kernel {
     ///   (tests force small bands so that many seams and carried rows occur).
     init(geometry: ConvGeometry, weights: [Float], bias: [Float], activation: Activation, pool: Window, bandPooledRows forced: Int? = nil) {
         conv = ConvKernel(geometry: geometry, weights: weights, bias: bias, activation: activation)
-        precondition(conv.gathersColumns, "ConvMaxPoolKernel needs ConvKernel's implicit GEMM (see applies)")
+        precondition(conv.usesPackedGEMM, "ConvMaxPoolKernel needs ConvKernel's packed GEMM (see applies)")
         self.pool = pool
         threads = max(1, Parallel.threads)
         let rowBytes = geometry.outChannels * geometry.window.outW * MemoryLayout<Float>.size
@@ -83,7 +94,11 @@ final class ConvMaxPoolKernel: Kernel {
         probe.in_h = Int32(bandConvRows); probe.out_h = Int32(bandPooledRows)
         probe.pad_bottom = Int32(pool.padBottom + pool.kernelH)
         poolScratchFloats = ck_max_pool_scratch_floats(&probe)
-        scratchCount = (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats) * threads
+        // Without AVX-512 a band's columns are written out first, `columnPixels` at a time.
+        columnPixels = conv.gathersColumns ? 0 : min(bandConvRows * geometry.window.outW, ColumnBands.targetPixels)
+        columnStride = ColumnBands.stride(max(1, columnPixels))
+        let columnFloats = conv.gathersColumns ? 0 : geometry.patchSize * columnStride + 16
+        scratchCount = (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats + columnFloats) * threads
     }
 
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
@@ -144,9 +159,13 @@ final class ConvMaxPoolKernel: Kernel {
             }
             if first < c1 {
                 window.pad_top = Int32(cw.padTop - c0 * cw.strideH)
-                let ok = ck_implicit_conv(
-                    conv.packed.base, bias, image, Int32(g.inChannels), &window, buffer, Int32(m), 0, Int32(m), (first - c0) * convW,
-                    (c1 - c0) * convW, act)
+                let pixels = ((first - c0) * convW)..<((c1 - c0) * convW)
+                let ok =
+                    conv.gathersColumns
+                    ? ck_implicit_conv(
+                        conv.packed.base, bias, image, Int32(g.inChannels), &window, buffer, Int32(m), 0, Int32(m), pixels.lowerBound,
+                        pixels.upperBound, act)
+                    : im2colThenGEMM(image, &window, pixels, bias, into: buffer, planeStride: planeStride, columns: poolScratch + poolScratchFloats)
                 if ok == 0 {  // the ISA was capped after this kernel was built (tests only): poison
                     for c in 0..<m { (y + (n * m + c) * p.outH * p.outW).update(repeating: .nan, count: p.outH * p.outW) }
                     return
@@ -161,5 +180,30 @@ final class ConvMaxPoolKernel: Kernel {
             }
             a0 = a1
         }
+    }
+
+    /// The AVX2 path of a band: pixels `pixels` of the band window `window` im2col'd into
+    /// `columns` (ck_im2col, `columnPixels` at a time, as ConvKernel's bands) and multiplied by
+    /// the packed weights into the band buffer (planes `planeStride` apart). Returns 0 where
+    /// the packed kernel does not run (ISA capped after load: tests only).
+    private func im2colThenGEMM(
+        _ image: UnsafePointer<Float>, _ window: inout ck_window, _ pixels: Range<Int>, _ bias: UnsafePointer<Float>,
+        into buffer: UnsafeMutablePointer<Float>, planeStride: Int, columns: UnsafeMutablePointer<Float>
+    ) -> Int32 {
+        let g = conv.g
+        let (m, k) = (Int32(g.outChannels), Int32(g.patchSize))
+        let misalignment = Int(bitPattern: UnsafeRawPointer(columns)) & 63
+        let columns = misalignment == 0 ? columns : columns + (64 - misalignment) / MemoryLayout<Float>.stride
+        var start = pixels.lowerBound
+        while start < pixels.upperBound {
+            let end = min(pixels.upperBound, start + columnPixels)
+            ck_im2col(image, Int32(g.inChannels), &window, start, end, 0, k, columns, columnStride)
+            let ok = ck_pointwise_conv(
+                conv.packed.base, bias, nil, columns, buffer + start, m, k, Int32(columnStride), Int32(planeStride), 0, m, 0,
+                Int32(end - start), conv.activation.ck)
+            if ok == 0 { return 0 }
+            start = end
+        }
+        return 1
     }
 }

@@ -81,7 +81,7 @@ struct ConvOp: Operator {
         if let maxPool {
             let window = try maxPool.window(g.outputShape)
             guard ConvMaxPoolKernel.applies(conv: g, pool: window), !residual else {
-                throw OpError("the fused MaxPool needs the implicit-GEMM convolution (AVX-512), which this CPU does not run now")
+                throw OpError("the fused MaxPool needs the packed-GEMM convolution (AVX2+FMA), which this CPU does not run now")
             }
             if let stem = StemMaxPoolKernel(geometry: g, weights: w.asFloats, bias: bias, activation: activation, pool: window) {
                 return stem

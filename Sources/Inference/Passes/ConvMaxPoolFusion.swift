@@ -2,7 +2,7 @@
 /// Conv, where `ConvMaxPoolKernel` runs both band by band so the convolution's output never
 /// goes to memory. Runs after ActivationFusion: the Relu between them is in the Conv by then.
 /// Only where that kernel applies (the stems of SqueezeNet, ResNet-50, DenseNet-121, Inception
-/// v1 on AVX-512); elsewhere the two steps stay as they are.
+/// v1, open-nsfw, on AVX2 or AVX-512); elsewhere the two steps stay as they are.
 enum ConvMaxPoolFusion {
     static func run(_ program: inout Program) {
         program.rewriteUntilStable(fuse)
