@@ -14,7 +14,7 @@ import CKernels
 /// whose output is the band: `out_h` the band's capacity in rows and `pad_top` moved up by the
 /// band's first row, so its planes lie `bandConvRows` rows apart in the buffer. On AVX-512 the
 /// GEMM gathers its strips from the image (ck_implicit_conv); on AVX2 the band's columns are
-/// written out first, up to `ColumnBands.targetPixels` pixels at a time (ck_im2col, as
+/// written out first, ~`ColumnBands.targetPixels` pixels at a time (ck_im2col, cut as
 /// ConvKernel's own bands), then multiplied into the band (session 19, the AVX2 EPYC:
 /// SqueezeNet's stem + pool 0.78 ms against 0.83–0.87 for the two steps, one thread, thread
 /// CPU time; whole passes against the unfused build 1.053× the speed at two threads, quartiles
@@ -52,10 +52,9 @@ final class ConvMaxPoolKernel: Kernel {
     let poolScratchFloats: Int
     let threads: Int
     let scratchCount: Int
-    /// Without AVX-512 (no implicit GEMM): output pixels per im2col piece of a band, and the
-    /// column buffer's row stride (ColumnBands.stride); 0 and unused with it.
-    let columnPixels: Int
-    let columnStride: Int
+    /// Without AVX-512 (no implicit GEMM): how a band's pixels are cut for ck_im2col and the
+    /// column buffer they go to (ConvKernel's own cut); nil with the implicit GEMM.
+    let columns: ColumnBands?
     // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
     // row, so a moving cut would move the convolution's strips and change the output's last bits.
 
@@ -94,11 +93,13 @@ final class ConvMaxPoolKernel: Kernel {
         probe.in_h = Int32(bandConvRows); probe.out_h = Int32(bandPooledRows)
         probe.pad_bottom = Int32(pool.padBottom + pool.kernelH)
         poolScratchFloats = ck_max_pool_scratch_floats(&probe)
-        // Without AVX-512 a band's columns are written out first, `columnPixels` at a time.
-        columnPixels = conv.gathersColumns ? 0 : min(bandConvRows * geometry.window.outW, ColumnBands.targetPixels)
-        columnStride = ColumnBands.stride(max(1, columnPixels))
-        let columnFloats = conv.gathersColumns ? 0 : geometry.patchSize * columnStride + 16
-        scratchCount = (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats + columnFloats) * threads
+        columns =
+            conv.gathersColumns
+            ? nil
+            : ColumnBands(
+                pixels: bandConvRows * geometry.window.outW, patchSize: geometry.patchSize, maxColumnFloats: ConvKernel.maxColumnFloats)
+        scratchCount =
+            (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats + (columns?.bufferFloats ?? 0)) * threads
     }
 
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
@@ -161,11 +162,15 @@ final class ConvMaxPoolKernel: Kernel {
                 window.pad_top = Int32(cw.padTop - c0 * cw.strideH)
                 let pixels = ((first - c0) * convW)..<((c1 - c0) * convW)
                 let ok =
-                    conv.gathersColumns
-                    ? ck_implicit_conv(
-                        conv.packed.base, bias, image, Int32(g.inChannels), &window, buffer, Int32(m), 0, Int32(m), pixels.lowerBound,
-                        pixels.upperBound, act)
-                    : im2colThenGEMM(image, &window, pixels, bias, into: buffer, planeStride: planeStride, columns: poolScratch + poolScratchFloats)
+                    if let columns {
+                        im2colThenGEMM(
+                            image, &window, pixels, bias, into: buffer, planeStride: planeStride, columns,
+                            columns.buffer(poolScratch + poolScratchFloats, 0))
+                    } else {
+                        ck_implicit_conv(
+                            conv.packed.base, bias, image, Int32(g.inChannels), &window, buffer, Int32(m), 0, Int32(m), pixels.lowerBound,
+                            pixels.upperBound, act)
+                    }
                 if ok == 0 {  // the ISA was capped after this kernel was built (tests only): poison
                     for c in 0..<m { (y + (n * m + c) * p.outH * p.outW).update(repeating: .nan, count: p.outH * p.outW) }
                     return
@@ -183,23 +188,21 @@ final class ConvMaxPoolKernel: Kernel {
     }
 
     /// The AVX2 path of a band: pixels `pixels` of the band window `window` im2col'd into
-    /// `columns` (ck_im2col, `columnPixels` at a time, as ConvKernel's bands) and multiplied by
-    /// the packed weights into the band buffer (planes `planeStride` apart). Returns 0 where
-    /// the packed kernel does not run (ISA capped after load: tests only).
+    /// `buffer` (`columns.bandPixels` at a time) and multiplied by the packed weights into the
+    /// band (planes `planeStride` apart). Returns 0 where the packed kernel does not run (ISA
+    /// capped after load: tests only).
     private func im2colThenGEMM(
         _ image: UnsafePointer<Float>, _ window: inout ck_window, _ pixels: Range<Int>, _ bias: UnsafePointer<Float>,
-        into buffer: UnsafeMutablePointer<Float>, planeStride: Int, columns: UnsafeMutablePointer<Float>
+        into band: UnsafeMutablePointer<Float>, planeStride: Int, _ columns: ColumnBands, _ buffer: UnsafeMutablePointer<Float>
     ) -> Int32 {
         let g = conv.g
         let (m, k) = (Int32(g.outChannels), Int32(g.patchSize))
-        let misalignment = Int(bitPattern: UnsafeRawPointer(columns)) & 63
-        let columns = misalignment == 0 ? columns : columns + (64 - misalignment) / MemoryLayout<Float>.stride
         var start = pixels.lowerBound
         while start < pixels.upperBound {
-            let end = min(pixels.upperBound, start + columnPixels)
-            ck_im2col(image, Int32(g.inChannels), &window, start, end, 0, k, columns, columnStride)
+            let end = min(pixels.upperBound, start + columns.bandPixels)
+            ck_im2col(image, Int32(g.inChannels), &window, start, end, 0, k, buffer, columns.ld)
             let ok = ck_pointwise_conv(
-                conv.packed.base, bias, nil, columns, buffer + start, m, k, Int32(columnStride), Int32(planeStride), 0, m, 0,
+                conv.packed.base, bias, nil, buffer, band + start, m, k, Int32(columns.ld), Int32(planeStride), 0, m, 0,
                 Int32(end - start), conv.activation.ck)
             if ok == 0 { return 0 }
             start = end
