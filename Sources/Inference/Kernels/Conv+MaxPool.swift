@@ -58,9 +58,10 @@ final class ConvMaxPoolKernel: Kernel {
     // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
     // row, so a moving cut would move the convolution's strips and change the output's last bits.
 
-    /// Bytes of one band of convolution output (all channels): half an L2 of this project's
-    /// machines (2 MB), room left for the input rows the band's strips gather from and the
-    /// packed weights.
+    /// Bytes of one band of convolution output (all channels): half an L2 of the AVX-512
+    /// machines this was measured on (1–2 MB), room left for the input rows the band's strips
+    /// gather from and the packed weights. On the AVX2 EPYC (512 KB L2) it is the whole L2 and
+    /// the column buffer comes on top; a smaller band there is unmeasured (session 19's note).
     static let bandBytes = 512 << 10
 
     /// Whether `ConvOp.makeKernel` would run this convolution on ConvKernel's packed GEMM
