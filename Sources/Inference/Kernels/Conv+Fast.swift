@@ -284,7 +284,7 @@ final class ConvKernel: Kernel {
         _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>
     ) {
-        if gathersColumns { return implicitPacked(x, packed, b, y) }
+        if gathersColumns { return implicitPacked(x, b, y) }
         let (mg, k, ld, plane) = (g.outChannelsPerGroup, g.patchSize, bands.ld, g.window.outH * g.window.outW)
         let (stride, act) = (packedGroupStride, activation.ck)
         /// Rows and columns of one band's GEMM; a 0 from the kernel means the ISA was forced
@@ -302,6 +302,44 @@ final class ConvKernel: Kernel {
 }
 
 extension ConvKernel {
+    /// Scratch floats `packedPixels` needs for its column buffer: one band's (`bands`), or none
+    /// where the GEMM gathers its strips itself.
+    var packedColumnFloats: Int { gathersColumns ? 0 : bands.bufferFloats }
+
+    /// Output channels `rows` of output pixels `pixels` (p = oy·out_w + ox of `window`) of one
+    /// image and group, on the packed GEMM: `x` the group's input channels, `y` its first
+    /// output channel, channel planes `window.out_h · out_w` apart. `window` is this kernel's
+    /// own (`g.window.ck`) or a band of it — ConvMaxPoolKernel passes out_h its band buffer's
+    /// rows and pad_top moved up by the band's first row, so the band is computed straight into
+    /// that buffer. Where `gathersColumns` (AVX-512) ck_implicit_conv gathers each strip from
+    /// the input; else `bands.bandPixels` pixels at a time are im2col'd into the column buffer
+    /// in `columns` (`packedColumnFloats` floats, this thread's; nil when that is 0) and multiplied. This is the one
+    /// place that chooses between the two, so a fused kernel running these convolutions
+    /// cannot drift from how ConvKernel runs them. Returns false where the packed kernel does
+    /// not run (the ISA was capped after this kernel was built: tests only); the caller poisons.
+    func packedPixels(
+        _ x: UnsafePointer<Float>, group: Int, window: inout ck_window, pixels: Range<Int>, rows: Range<Int>,
+        bias: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>?
+    ) -> Bool {
+        let (cg, mg, k) = (Int32(g.inChannelsPerGroup), Int32(g.outChannelsPerGroup), Int32(g.patchSize))
+        let (weights, b, act) = (packed.base + group * packedGroupStride, bias + group * Int(mg), activation.ck)
+        let (row0, row1) = (Int32(rows.lowerBound), Int32(rows.upperBound))
+        if gathersColumns {
+            return ck_implicit_conv(weights, b, x, cg, &window, y, mg, row0, row1, pixels.lowerBound, pixels.upperBound, act) != 0
+        }
+        guard let columns else { preconditionFailure("packedPixels: the im2col path needs a column buffer") }
+        let (col, ld, plane) = (bands.buffer(columns, 0), Int32(bands.ld), window.out_h * window.out_w)
+        var start = pixels.lowerBound
+        while start < pixels.upperBound {
+            let end = min(pixels.upperBound, start + bands.bandPixels)
+            ck_im2col(x, cg, &window, start, end, 0, k, col, Int(ld))
+            let ok = ck_pointwise_conv(weights, b, nil, col, y + start, mg, k, ld, plane, row0, row1, 0, Int32(end - start), act)
+            if ok == 0 { return false }
+            start = end
+        }
+        return true
+    }
+
     /// The packed kernel over a column matrix that is never written (ck_implicit_conv, AVX-512):
     /// each k-block's 32-pixel strip is gathered from the input into L1 as the panels need it.
     /// The im2col path wrote the whole matrix first (for ResNet-50's 3×3 stride-2 layers 0.9 to
@@ -315,23 +353,20 @@ extension ConvKernel {
     /// (pixels → channels): ResNet-50 n81 (256 channels, 196 pixels) 1.88 → 1.71 ms, Inception
     /// v1 n103 (128, 169) 0.30 → 0.28; but n61 (64, 169) 0.129 → 0.134 and ResNet-50 n39
     /// (128, 784) and the stem (64, 12544) lose, so they keep pixel ranges.
-    fileprivate func implicitPacked(
-        _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
-    ) {
+    fileprivate func implicitPacked(_ x: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let win = g.window
         let (batch, groups, t, cg, mg) = (g.batch, g.group, threads, g.inChannelsPerGroup, g.outChannelsPerGroup)
         let (inC, outC, inPlane, plane) = (g.inChannels, g.outChannels, win.inH * win.inW, win.outH * win.outW)
-        let (stride, act) = (packedGroupStride, activation.ck)
         let ckWindow = win.ck
-        /// Output channels `rows` of pixels `pixels` of image n, group `group`; a 0 from the
-        /// kernel means the ISA was capped after this kernel was built (tests only): poison.
+        /// Output channels `rows` of pixels `pixels` of image n, group `group` (poisoned where
+        /// the kernel does not run).
         func conv(_ n: Int, _ group: Int, _ pixels: Range<Int>, _ rows: Range<Int>) {
             var window = ckWindow  // each call (thread) passes its own copy
             let yg = y + (n * outC + group * mg) * plane
-            let ok = ck_implicit_conv(
-                packed + group * stride, b + group * mg, x + (n * inC + group * cg) * inPlane, Int32(cg), &window, yg, Int32(mg),
-                Int32(rows.lowerBound), Int32(rows.upperBound), pixels.lowerBound, pixels.upperBound, act)
-            if ok == 0 { for m in rows { (yg + m * plane + pixels.lowerBound).update(repeating: .nan, count: pixels.count) } }
+            let ok = packedPixels(
+                x + (n * inC + group * cg) * inPlane, group: group, window: &window, pixels: pixels, rows: rows, bias: b, into: yg,
+                columns: nil)
+            if !ok { for m in rows { (yg + m * plane + pixels.lowerBound).update(repeating: .nan, count: pixels.count) } }
         }
         if t > 1 && batch >= t {
             DispatchQueueHelper.run(t) { i in

@@ -12,10 +12,11 @@ import CKernels
 ///
 /// The convolution is ConvKernel's packed GEMM (one group; the stems' shapes) run on a window
 /// whose output is the band: `out_h` the band's capacity in rows and `pad_top` moved up by the
-/// band's first row, so its planes lie `bandConvRows` rows apart in the buffer. On AVX-512 the
-/// GEMM gathers its strips from the image (ck_implicit_conv); on AVX2 the band's columns are
-/// written out first, ~`ColumnBands.targetPixels` pixels at a time (ck_im2col, cut as
-/// ConvKernel's own bands), then multiplied into the band (session 19, the AVX2 EPYC:
+/// band's first row, so its planes lie `bandConvRows` rows apart in the buffer, and handed to
+/// `ConvKernel.packedPixels`, which runs it as ConvKernel runs its own pixels: on AVX-512 the
+/// GEMM gathers its strips from the image (ck_implicit_conv); on AVX2 the columns are written
+/// out first, ConvKernel's band of ~512 pixels at a time, into this thread's column buffer
+/// after its pool scratch, then multiplied into the band (session 19, the AVX2 EPYC:
 /// SqueezeNet's stem + pool 0.78 ms against 0.83–0.87 for the two steps, one thread, thread
 /// CPU time; whole passes against the unfused build 1.053× the speed at two threads, quartiles
 /// 1.04–1.07, and 1.027× at one (benchmarks/turns.py --against); ResNet-50's 7×7 stem the same
@@ -52,9 +53,6 @@ final class ConvMaxPoolKernel: Kernel {
     let poolScratchFloats: Int
     let threads: Int
     let scratchCount: Int
-    /// Without AVX-512 (no implicit GEMM): how a band's pixels are cut for ck_im2col and the
-    /// column buffer they go to (ConvKernel's own cut); nil with the implicit GEMM.
-    let columns: ColumnBands?
     // Halves, not a learned cut (SplitBalance): each thread's bands start at its first pooled
     // row, so a moving cut would move the convolution's strips and change the output's last bits.
 
@@ -94,13 +92,7 @@ final class ConvMaxPoolKernel: Kernel {
         probe.in_h = Int32(bandConvRows); probe.out_h = Int32(bandPooledRows)
         probe.pad_bottom = Int32(pool.padBottom + pool.kernelH)
         poolScratchFloats = ck_max_pool_scratch_floats(&probe)
-        columns =
-            conv.gathersColumns
-            ? nil
-            : ColumnBands(
-                pixels: bandConvRows * geometry.window.outW, patchSize: geometry.patchSize, maxColumnFloats: ConvKernel.maxColumnFloats)
-        scratchCount =
-            (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats + (columns?.bufferFloats ?? 0)) * threads
+        scratchCount = (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats + conv.packedColumnFloats) * threads
     }
 
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
@@ -136,7 +128,7 @@ final class ConvMaxPoolKernel: Kernel {
         let planeStride = bandConvRows * convW  // a channel's rows in the band buffer
         let poolScratch = buffer + m * planeStride
         let image = x + n * g.inChannels * cw.inH * cw.inW
-        let act = conv.activation.ck
+        let columns = conv.packedColumnFloats > 0 ? poolScratch + poolScratchFloats : nil
         var window = cw.ck
         window.out_h = Int32(bandConvRows)
         var held = 0..<0  // convolution rows in the buffer (row held.lowerBound at its top)
@@ -162,17 +154,9 @@ final class ConvMaxPoolKernel: Kernel {
             if first < c1 {
                 window.pad_top = Int32(cw.padTop - c0 * cw.strideH)
                 let pixels = ((first - c0) * convW)..<((c1 - c0) * convW)
-                let ok =
-                    if let columns {
-                        im2colThenGEMM(
-                            image, &window, pixels, bias, into: buffer, planeStride: planeStride, columns,
-                            columns.buffer(poolScratch + poolScratchFloats, 0))
-                    } else {
-                        ck_implicit_conv(
-                            conv.packed.base, bias, image, Int32(g.inChannels), &window, buffer, Int32(m), 0, Int32(m), pixels.lowerBound,
-                            pixels.upperBound, act)
-                    }
-                if ok == 0 {  // the ISA was capped after this kernel was built (tests only): poison
+                let ok = conv.packedPixels(
+                    image, group: 0, window: &window, pixels: pixels, rows: 0..<m, bias: bias, into: buffer, columns: columns)
+                if !ok {  // the ISA was capped after this kernel was built (tests only): poison
                     for c in 0..<m { (y + (n * m + c) * p.outH * p.outW).update(repeating: .nan, count: p.outH * p.outW) }
                     return
                 }
@@ -186,28 +170,5 @@ final class ConvMaxPoolKernel: Kernel {
             }
             a0 = a1
         }
-    }
-
-    /// The AVX2 path of a band: pixels `pixels` of the band window `window` im2col'd into
-    /// `buffer` (`columns.bandPixels` at a time) and multiplied by the packed weights into the
-    /// band (planes `planeStride` apart). Returns 0 where the packed kernel does not run (ISA
-    /// capped after load: tests only).
-    private func im2colThenGEMM(
-        _ image: UnsafePointer<Float>, _ window: inout ck_window, _ pixels: Range<Int>, _ bias: UnsafePointer<Float>,
-        into band: UnsafeMutablePointer<Float>, planeStride: Int, _ columns: ColumnBands, _ buffer: UnsafeMutablePointer<Float>
-    ) -> Int32 {
-        let g = conv.g
-        let (m, k) = (Int32(g.outChannels), Int32(g.patchSize))
-        var start = pixels.lowerBound
-        while start < pixels.upperBound {
-            let end = min(pixels.upperBound, start + columns.bandPixels)
-            ck_im2col(image, Int32(g.inChannels), &window, start, end, 0, k, buffer, columns.ld)
-            let ok = ck_pointwise_conv(
-                conv.packed.base, bias, nil, buffer, band + start, m, k, Int32(columns.ld), Int32(planeStride), 0, m, 0,
-                Int32(end - start), conv.activation.ck)
-            if ok == 0 { return 0 }
-            start = end
-        }
-        return 1
     }
 }
