@@ -313,10 +313,12 @@ extension ConvKernel {
     /// rows and pad_top moved up by the band's first row, so the band is computed straight into
     /// that buffer. Where `gathersColumns` (AVX-512) ck_implicit_conv gathers each strip from
     /// the input; else `bands.bandPixels` pixels at a time are im2col'd into the column buffer
-    /// in `columns` (`packedColumnFloats` floats, this thread's; nil when that is 0) and multiplied. This is the one
-    /// place that chooses between the two, so a fused kernel running these convolutions
-    /// cannot drift from how ConvKernel runs them. Returns false where the packed kernel does
-    /// not run (the ISA was capped after this kernel was built: tests only); the caller poisons.
+    /// in `columns` (`packedColumnFloats` floats, this thread's; nil when that is 0) and
+    /// multiplied. A fused kernel calling this follows ConvKernel's choice of path and band cut
+    /// instead of restating them. (ConvKernel's own im2col path keeps `forEachBand`: small
+    /// planes there split one band's im2col and GEMM across the threads, which a call per
+    /// thread cannot.) Returns false where the packed kernel does not run (the ISA was capped
+    /// after this kernel was built: tests only); the caller poisons its output.
     func packedPixels(
         _ x: UnsafePointer<Float>, group: Int, window: inout ck_window, pixels: Range<Int>, rows: Range<Int>,
         bias: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>?

@@ -92,7 +92,8 @@ final class ConvMaxPoolKernel: Kernel {
         probe.in_h = Int32(bandConvRows); probe.out_h = Int32(bandPooledRows)
         probe.pad_bottom = Int32(pool.padBottom + pool.kernelH)
         poolScratchFloats = ck_max_pool_scratch_floats(&probe)
-        scratchCount = (geometry.outChannels * bandConvRows * geometry.window.outW + poolScratchFloats + conv.packedColumnFloats) * threads
+        let bandFloats = geometry.outChannels * bandConvRows * geometry.window.outW
+        scratchCount = (bandFloats + poolScratchFloats + conv.packedColumnFloats) * threads
     }
 
     func run(inputs: [UnsafePointer<Float>?], outputs: [UnsafeMutablePointer<Float>], scratch: UnsafeMutablePointer<Float>) {
