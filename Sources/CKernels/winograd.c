@@ -355,6 +355,20 @@ static inline int block_segments(int t0, int count, int tw, float *y, int out_w,
 /// clamped to [0, width]: a segment [first, last) covers that vector's lanes [lane(first), lane(last)).
 static inline int lane_of(int f, int start, int width) { return f - start < 0 ? 0 : f - start > width ? width : f - start; }
 
+/// Lanes [from, to) of q to row[from] … row[to − 1] (0 ≤ from < to ≤ 8, not all 8): a whole
+/// half as one 128-bit store, anything else under a mask built here (see output_block4_avx2).
+__attribute__((target("avx2,fma"))) static inline void store_lanes(float *row, __m256 q, int from, int to) {
+    if (from == 0 && to == 4)
+        _mm_storeu_ps(row, _mm256_castps256_ps128(q));
+    else if (from == 4 && to == 8)
+        _mm_storeu_ps(row + 4, _mm256_extractf128_ps(q, 1));
+    else
+        _mm256_maskstore_ps(row,
+                            _mm256_andnot_si256(_mm256_loadu_si256((const __m256i *)(tail_masks + 8 - from)),
+                                                _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - to))),
+                            q);
+}
+
 /// 8 tiles t0 … t0 + 7 (`count` real) of a band: products loaded 8 tiles at a time (tile
 /// t0's ξ = 0 product at p), the 4×4 outputs transposed back to one 4-float row piece per
 /// tile; tiles cut by the output edge store only their inside part.
@@ -401,18 +415,8 @@ __attribute__((target("avx2,fma"))) static void output_block4_avx2(const float *
             for (int k = 0; k < 4; k++)
                 if (8 * k >= seg[g].first && 8 * k + 8 <= seg[g].last)
                     _mm256_storeu_ps(row + 8 * k, q[k]);
-                else if (8 * k < seg[g].last && 8 * k + 8 > seg[g].first) {
-                    const int from = lane_of(seg[g].first, 8 * k, 8), to = lane_of(seg[g].last, 8 * k, 8);
-                    if (from == 0 && to == 4)
-                        _mm_storeu_ps(row + 8 * k, _mm256_castps256_ps128(q[k]));
-                    else if (from == 4 && to == 8)
-                        _mm_storeu_ps(row + 8 * k + 4, _mm256_extractf128_ps(q[k], 1));
-                    else
-                        _mm256_maskstore_ps(row + 8 * k,
-                                            _mm256_andnot_si256(_mm256_loadu_si256((const __m256i *)(tail_masks + 8 - from)),
-                                                                _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - to))),
-                                            q[k]);
-                }
+                else if (8 * k < seg[g].last && 8 * k + 8 > seg[g].first)
+                    store_lanes(row + 8 * k, q[k], lane_of(seg[g].first, 8 * k, 8), lane_of(seg[g].last, 8 * k, 8));
         }
     }
 }

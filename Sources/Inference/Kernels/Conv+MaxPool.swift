@@ -129,7 +129,7 @@ final class ConvMaxPoolKernel: Kernel {
         let planeStride = bandConvRows * convW  // a channel's rows in the band buffer
         let poolScratch = buffer + m * planeStride
         let image = x + n * g.inChannels * cw.inH * cw.inW
-        let columns = conv.packedColumnFloats > 0 ? poolScratch + poolScratchFloats : nil
+        let columns = poolScratch + poolScratchFloats  // conv.packedColumnFloats (0 when the GEMM gathers)
         var window = cw.ck
         window.out_h = Int32(bandConvRows)
         var held = 0..<0  // convolution rows in the buffer (row held.lowerBound at its top)
