@@ -36,10 +36,11 @@ int ck_lanes_fits(int m, int k, int n) {
     // Measured (see ck_lanes.h): every 49-pixel shape with k ≥ 64 wins (1.02 … 1.49×); at
     // 169 … 196 pixels only deep products (k ≥ 3m: 64×512×169 1.27×, 128×512×196 1.19×;
     // 512×1024×196 0.99, 1000×512×169 0.98 — in SqueezeNet at two threads 0.90 of the strips,
-    // session 14) whose rows fill whole 32-row blocks (80×480×196,
-    // a block half empty: 0.92×; 112×672×196 1.05×); wider planes lose.
+    // session 14) whose rows fill whole 16-row halves of the 32-row blocks (until session 21
+    // whole blocks: a block's empty half still ran, 80×480×196 0.92×; with the half-block
+    // tile 1.15×, 112×672×196 1.10×, 48×384×169 1.16×); wider planes lose.
     if (!ck_has_avx512()) return 0;
-    return (n <= 64 && k >= 64) || (n <= 256 && k >= 3 * m && k >= 256 && m % OB == 0);
+    return (n <= 64 && k >= 64) || (n <= 256 && k >= 3 * m && k >= 256 && m % 16 == 0);
 }
 
 size_t ck_lanes_packed_floats(int m, int k) { return (size_t)((m + OB - 1) / OB) * OB * (size_t)k; }
@@ -111,25 +112,30 @@ CK_INLINE_AVX512 void transpose16(__m512 r[16]) {
     }
 }
 
-/// P pixels × 32 channels over k values: from the bias (first k-block) or the tile's partial
-/// sums in buf (pixel p's 32 channels at buf + 32·p), back into buf. Pixel p at value kk reads
-/// x[p] of the row xr = x + kk·ldx, or, with a window's offsets (KOFF), xr[S·p] of xr = x +
-/// koff[kk] (S: the horizontal stride); pixels from A on are the next output row's and read
-/// xr[gap + S·p]. Its first next_rows k
-/// values also fetch a row of the next k-block's weights into L2 each (two lines: next + k·
-/// next_step·32).
+/// P pixels × 16·H channels (H halves of the 32-row block: 1 where the block has ≤ 16 rows)
+/// over k values: from the bias (first k-block) or the tile's partial sums in buf (pixel p's
+/// channels at buf + 32·p), back into buf. Pixel p at value kk reads x[p] of the row xr = x +
+/// kk·ldx, or, with a window's offsets (KOFF), xr[S·p] of xr = x + koff[kk] (S: the horizontal
+/// stride); pixels from A on are the next output row's and read xr[gap + S·p]. Its first
+/// next_rows k values also fetch a row of the next k-block's weights into L2 each (two lines:
+/// next + k·next_step·32).
+/// A last block of ≤ 16 rows (M = 80, 112, 48: the half of M mod 32) ran both halves until
+/// session 21, FMAs on zero weights for half its time: with H = 1 (C harness, one thread, hot,
+/// time against the 6-row packed kernel) 80×480×196 1.06 → 0.87, 112×672×196 1.02 → 0.91,
+/// 48×384×169 1.19 → 0.86, 112×672×49 0.98 → 0.83.
 CK_INLINE_AVX512 void tile_part(const float *wp, const float *x, int ldx, const int *koff, long gap, int k, const float *bias,
                                 int rows, int first, float *buf, const float *next, int next_rows, int next_step, const int P,
-                                const int A, const int KOFF, const int S) {
+                                const int A, const int KOFF, const int S, const int H) {
     __m512 acc[PMAX][2];
     if (first) {
         const __m512 b0 = bias ? _mm512_maskz_loadu_ps(half_mask(rows, 0), bias) : _mm512_setzero_ps();
-        const __m512 b1 = bias ? _mm512_maskz_loadu_ps(half_mask(rows, 1), bias + 16) : _mm512_setzero_ps();
+        const __m512 b1 = bias && H == 2 ? _mm512_maskz_loadu_ps(half_mask(rows, 1), bias + 16) : _mm512_setzero_ps();
         for (int p = 0; p < P; p++) acc[p][0] = b0, acc[p][1] = b1;
     } else
-        for (int p = 0; p < P; p++) acc[p][0] = _mm512_load_ps(buf + OB * p), acc[p][1] = _mm512_load_ps(buf + OB * p + 16);
+        for (int p = 0; p < P; p++)
+            acc[p][0] = _mm512_load_ps(buf + OB * p), acc[p][1] = H == 2 ? _mm512_load_ps(buf + OB * p + 16) : _mm512_setzero_ps();
     for (int kk = 0; kk < k; kk++) {
-        const __m512 w0 = _mm512_loadu_ps(wp + (size_t)kk * OB), w1 = _mm512_loadu_ps(wp + (size_t)kk * OB + 16);
+        const __m512 w0 = _mm512_loadu_ps(wp + (size_t)kk * OB), w1 = H == 2 ? _mm512_loadu_ps(wp + (size_t)kk * OB + 16) : w0;
         const float *xr = KOFF ? x + koff[kk] : x + (size_t)kk * ldx;
         const float *xb = xr + gap;
         if (kk < next_rows) {
@@ -139,10 +145,13 @@ CK_INLINE_AVX512 void tile_part(const float *wp, const float *x, int ldx, const 
         for (int p = 0; p < P; p++) {
             const __m512 xp = _mm512_set1_ps(p < A ? xr[S * p] : xb[S * p]);
             acc[p][0] = _mm512_fmadd_ps(xp, w0, acc[p][0]);
-            acc[p][1] = _mm512_fmadd_ps(xp, w1, acc[p][1]);
+            if (H == 2) acc[p][1] = _mm512_fmadd_ps(xp, w1, acc[p][1]);
         }
     }
-    for (int p = 0; p < P; p++) _mm512_store_ps(buf + OB * p, acc[p][0]), _mm512_store_ps(buf + OB * p + 16, acc[p][1]);
+    for (int p = 0; p < P; p++) {
+        _mm512_store_ps(buf + OB * p, acc[p][0]);
+        if (H == 2) _mm512_store_ps(buf + OB * p + 16, acc[p][1]);
+    }
 }
 
 /// A finished tile (P ≤ 14 pixels in buf) into Y: each 16-channel half transposed into 16
@@ -185,7 +194,7 @@ static CK_AVX512 void lanes_chunk(const float *packed, const float *bias, const 
                 // chunk's tiles share its rows (tile i fetches rows i, i + count, …).
                 const float *next = wp + ((size_t)(k1 - k0) + i) * OB;
                 const int next_rows = (k1 - k0 - i + count - 1) / count;
-#define PART(P, A, KOFF, S) tile_part(wp, xs, ldx, ko, gap, k1 - k0, b, rows, blk == 0, tb, next, next_rows, count, P, A, KOFF, S)
+#define PART(P, A, KOFF, S) tile_part(wp, xs, ldx, ko, gap, k1 - k0, b, rows, blk == 0, tb, next, next_rows, count, P, A, KOFF, S, H)
 #define PIECES(KOFF, S)                                                                                                            \
     switch (t.p) {                                                                                                                 \
     case 14: PART(14, 14, KOFF, S); break;                                                                                        \
@@ -209,13 +218,22 @@ static CK_AVX512 void lanes_chunk(const float *packed, const float *bias, const 
     case 12: PART(12, 6, 1, S); break;                                                                                            \
     case 10: PART(10, 5, 1, S); break;                                                                                            \
     }
-                if (!koff) {
-                    PIECES(0, 1)
-                } else if (stride == 1) {
-                    if (t.a < t.p) ROW_PAIRS(1) else PIECES(1, 1)
+#define KERNELS                                                                                                                    \
+    if (!koff) {                                                                                                                   \
+        PIECES(0, 1)                                                                                                               \
+    } else if (stride == 1) {                                                                                                      \
+        if (t.a < t.p) ROW_PAIRS(1) else PIECES(1, 1)                                                                              \
+    } else {                                                                                                                       \
+        if (t.a < t.p) ROW_PAIRS(2) else PIECES(1, 2)                                                                              \
+    }
+                if (rows > 16) {
+                    const int H = 2;  // (read by PART)
+                    KERNELS
                 } else {
-                    if (t.a < t.p) ROW_PAIRS(2) else PIECES(1, 2)
+                    const int H = 1;
+                    KERNELS
                 }
+#undef KERNELS
 #undef ROW_PAIRS
 #undef PIECES
 #undef PART

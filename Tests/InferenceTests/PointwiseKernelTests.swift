@@ -190,14 +190,15 @@ final class PointwiseKernelTests: XCTestCase, SeededKernelTest {
 
     /// ck_lanes_conv (the channel-lanes kernel, AVX-512 only) against a Double sum: K around its
     /// k-blocks (one block below 192, then ⌊K/96⌋), rows that fill 32-row blocks partly (1,
-    /// 17, 33, 70) and a row range starting at the second block, pixel counts that make tiles
+    /// 17, 33, 70; 48 and 40: a last block of exactly 16 and of 8 rows, which runs one zmm
+    /// half) and a row range starting at the second block, pixel counts that make tiles
     /// of every width 1 … 14 and more than one chunk of 16 tiles (n 250), no bias and a bias, a
     /// residual (also Y itself, read before written), row strides wider than the plane, and
     /// everything outside the row and column range left untouched.
     func testChannelLanesKernelMatchesSum() throws {
         try XCTSkipUnless(InstructionSet.hasAVX512, "the channel-lanes kernel runs only on AVX-512")
         for k in [0, 1, 64, 191, 192, 287, 700] {
-            for (m, n) in [(1, 1), (17, 13), (33, 14), (70, 15), (40, 49), (70, 29), (33, 250)] {
+            for (m, n) in [(1, 1), (17, 13), (33, 14), (70, 15), (40, 49), (48, 20), (70, 29), (33, 250)] {
                 for (useBias, residual) in [(false, "none"), (true, "none"), (true, "separate"), (false, "in place")] {
                     let ldx = n + 5, ldy = n + 3
                     let w = randoms(m * k), x = randoms(k * ldx), bias = randoms(m), r = randoms(m * ldy)
