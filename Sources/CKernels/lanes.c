@@ -34,13 +34,19 @@ enum { OB = CK_LANES_BLOCK_ROWS, PMAX = 14, BLOCK_K = 96, CHUNK_TILES = 16 };
 
 int ck_lanes_fits(int m, int k, int n) {
     // Measured (see ck_lanes.h): every 49-pixel shape with k ≥ 64 wins (1.02 … 1.49×); at
-    // 169 … 196 pixels only deep products (k ≥ 3m: 64×512×169 1.27×, 128×512×196 1.19×;
-    // 512×1024×196 0.99, 1000×512×169 0.98 — in SqueezeNet at two threads 0.90 of the strips,
-    // session 14) whose rows fill whole 16-row halves of the 32-row blocks (until session 21
-    // whole blocks: a block's empty half still ran, 80×480×196 0.92×; with the half-block
-    // tile 1.15×, 112×672×196 1.10×, 48×384×169 1.16×); wider planes lose.
+    // 169 … 256 pixels only deep products (64×512×169 1.27×, 128×512×196 1.19×; 512×1024×196
+    // 0.99, 1000×512×169 0.98 — in SqueezeNet at two threads 0.90 of the strips, session 14)
+    // whose rows fill whole 16-row halves of the 32-row blocks (until session 21 whole blocks:
+    // a block's empty half still ran, 80×480×196 0.92×; with the half-block tile 1.15×,
+    // 112×672×196 1.10×, 48×384×169 1.16×); wider planes lose. "Deep" was k ≥ 3m and k ≥ 256
+    // until session 21; k ≥ 2m and k ≥ 128 (C harness, hot: 80×160×196 1.07×, 112×224×196
+    // 1.11×, 128×256×196 1.03–1.07×, 48×128×169 1.09×) measured in the models, A/B pass by
+    // pass in one process: DenseNet-121 (its 56×56 Winograd products 32×128×196 and its
+    // 14×14 128×256…352 layers) 0.983 and 0.997 of the time at one thread, 0.984 and 0.996 at
+    // two; Inception v1 0.995 at both; EfficientNet-Lite0 1.000; ResNet-50 (512×1024×196)
+    // 0.998–1.005.
     if (!ck_has_avx512()) return 0;
-    return (n <= 64 && k >= 64) || (n <= 256 && k >= 3 * m && k >= 256 && m % 16 == 0);
+    return (n <= 64 && k >= 64) || (n <= 256 && k >= 2 * m && k >= 128 && m % 16 == 0);
 }
 
 size_t ck_lanes_packed_floats(int m, int k) { return (size_t)((m + OB - 1) / OB) * OB * (size_t)k; }

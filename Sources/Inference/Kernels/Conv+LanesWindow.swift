@@ -3,7 +3,7 @@ import Tensor
 
 /// Direct convolution of small planes on the channel-lanes kernel (AVX-512; ck_lanes.h,
 /// ck_lanes_window_conv): one group, horizontal stride 1 or 2, any window, where the product's
-/// shape fits the lanes kernel (ck_lanes_fits: ≤ 64 output pixels, or ≤ 256 with K ≥ 3M) or
+/// shape fits the lanes kernel (ck_lanes_fits: ≤ 64 output pixels, or ≤ 256 with K ≥ 2M) or
 /// K ≥ 2M on any plane (ck_lanes_window_fits), and Winograd would not run it as F(4×4)
 /// (Conv.swift). In the models: the 3×3 layers at 7×7 (ResNet-50's 512-channel ones, stride 1
 /// and 2; open-nsfw's 256-channel; DenseNet-121's 128 → 32), ResNet-50's stride-2 layers onto

@@ -13,7 +13,7 @@ import Tensor
 /// apart, per image and thread), then run the same kernel.
 ///
 /// On AVX-512, narrow planes with many input channels (ck_lanes_fits: 7×7, and 13×13 … 14×14
-/// when K ≥ 3M) take the channel-lanes kernel instead (Sources/CKernels/lanes.c: 32 output
+/// when K ≥ 2M) take the channel-lanes kernel instead (Sources/CKernels/lanes.c: 32 output
 /// channels in the lanes × up to 14 pixels per tile, so a 49-pixel plane fills its vectors);
 /// `PackedGEMMWeights` packs for whichever kernel the shape takes.
 ///
