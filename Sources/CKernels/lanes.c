@@ -232,8 +232,9 @@ static CK_AVX512 void lanes_chunk(const float *packed, const float *bias, const 
     } else {                                                                                                                       \
         if (t.a < t.p) ROW_PAIRS(2) else PIECES(1, 2)                                                                              \
     }
+                // H, the zmm halves a tile runs (PART passes it on): one for a block of ≤ 16 rows.
                 if (rows > 16) {
-                    const int H = 2;  // (read by PART)
+                    const int H = 2;
                     KERNELS
                 } else {
                     const int H = 1;

@@ -3,9 +3,9 @@
 // NCHW planes, for narrow planes (few pixels, many input channels) where ck_pointwise_conv's
 // 32-pixel strips run partly empty (a 7×7 plane's 49 = 32 + 16 + 1) and its 16-pixel tiles
 // are bound by their weight broadcasts. Here a tile is 32 output channels (two zmm of W per
-// k) × up to 14 pixels (broadcast from X in place): 28 accumulators, 16 loads per 28 FMAs,
-// whatever the plane's width; the finished tile is transposed in registers (16 × 16) into
-// rows of Y. Measured hot, one thread, against ck_pointwise_conv (GFLOP/s, M×K×N):
+// k; one for a last block of ≤ 16 rows) × up to 14 pixels (broadcast from X in place): 28
+// accumulators, 16 loads per 28 FMAs, whatever the plane's width; the finished tile is
+// transposed in registers (16 × 16) into rows of Y. Measured hot, one thread, against ck_pointwise_conv (GFLOP/s, M×K×N):
 // 256×1024×49 124 → 165, 512×2048×49 117 → 145, 192×1152×49 93 → 112, 128×512×196 138 → 164;
 // it loses where K is small against M or the plane is wide (its transpose and its partial
 // sums are per tile, its tiles re-read X per 32 channels): 512×128×196 148 → 143,
