@@ -40,7 +40,7 @@ import CKernels
 /// them the stem kernel ran SqueezeNet's stem 0.76–0.78 of the time and ResNet-50's 0.76–0.77
 /// (C harness, one thread, alternating in one process). This kernel runs the rest (output
 /// channels not a multiple of 16, and every stem on AVX2, where a port of the stem kernel
-/// measured no faster: README, session 19) and is the tests' second opinion on the stem kernel.
+/// measured no faster: docs/engine-log.md, session 19) and is the tests' second opinion on the stem kernel.
 final class ConvMaxPoolKernel: Kernel {
     /// The convolution (its packed weights, bias, activation and geometry).
     let conv: ConvKernel
