@@ -13,13 +13,16 @@ enum OperatorRegistry {
         b["Gemm"] = { try GemmOp(node: $0) }
         b["MatMul"] = { _ in MatMulOp() }
         for name in ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Exp", "Log", "Sqrt",
-            "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Softplus", "Elu"]
+            "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Softplus", "Elu", "Erf", "Gelu", "Selu", "Softsign", "Sign", "Mish",
+            "ThresholdedRelu"]
         {
             b[name] = { try UnaryOp(node: $0) }
         }
-        for name in ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean"] { b[name] = { try BinaryOp(node: $0) } }
+        for name in ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu"] { b[name] = { try BinaryOp(node: $0) } }
         b["BatchNormalization"] = { try BatchNormOp(node: $0) }
         b["LRN"] = { try LRNOp(node: $0) }
+        b["LayerNormalization"] = { try LayerNormOp(node: $0) }
+        b["InstanceNormalization"] = { try InstanceNormOp(node: $0) }
         b["Softmax"] = { try SoftmaxOp(node: $0) }
         b["LogSoftmax"] = { try SoftmaxOp(node: $0) }
         for name in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"] { b[name] = { try ReduceOp(node: $0) } }

@@ -1,7 +1,10 @@
 import Foundation
 
 /// Element-wise unary operators on float tensors: Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid,
-/// HardSwish, Tanh, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Elu, Softplus.
+/// HardSwish, Tanh, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Elu, Softplus, and the
+/// activations of newer exports: Erf and Gelu (ConvNeXt's and ViT's GELU, exported as
+/// x · ½(1 + erf(x/√2)) before opset 20 and as Gelu from it), Selu, Mish, Softsign, Sign,
+/// ThresholdedRelu.
 struct UnaryOp: Operator {
     enum Function: Equatable {
         case relu, sigmoid, tanh, exp, log, sqrt, neg, abs, reciprocal, floor, ceil, softplus
@@ -10,6 +13,11 @@ struct UnaryOp: Operator {
         case hardSigmoid(alpha: Float, beta: Float)
         case hardSwish
         case elu(Float)
+        case erf, softsign, sign, mish
+        /// Gelu: exact (erf) or, with approximate="tanh", the tanh approximation.
+        case gelu(tanh: Bool)
+        case selu(alpha: Float, gamma: Float)
+        case thresholdedRelu(Float)
     }
     let function: Function
 
@@ -32,6 +40,20 @@ struct UnaryOp: Operator {
         case "HardSigmoid":
             function = .hardSigmoid(alpha: try node.float("alpha", default: 0.2), beta: try node.float("beta", default: 0.5))
         case "HardSwish": function = .hardSwish
+        case "Erf": function = .erf
+        case "Softsign": function = .softsign
+        case "Sign": function = .sign
+        case "Mish": function = .mish
+        case "Gelu":
+            switch try node.string("approximate", default: "none") {
+            case "none": function = .gelu(tanh: false)
+            case "tanh": function = .gelu(tanh: true)
+            case let other: throw OpError("approximate=\"\(other)\" (ONNX defines \"none\" and \"tanh\")")
+            }
+        case "Selu":
+            function = .selu(alpha: try node.float("alpha", default: 1.67326319217681884765625),
+                              gamma: try node.float("gamma", default: 1.05070102214813232421875))
+        case "ThresholdedRelu": function = .thresholdedRelu(try node.float("alpha", default: 1))
         case "Clip":
             // Opset < 11: bounds are attributes; from 11 on they are optional inputs (read in
             // `resolved`, as constants).
@@ -124,14 +146,29 @@ final class UnaryKernel: Kernel {
         case .ceil: for i in 0..<n { y[i] = x[i].rounded(.up) }
         case .softplus: for i in 0..<n { y[i] = Foundation.log1p(Foundation.exp(x[i])) }
         case let .elu(a): for i in 0..<n { let v = x[i]; y[i] = v < 0 ? a * (Foundation.exp(v) - 1) : v }
+        case .erf: for i in 0..<n { y[i] = Float(Foundation.erf(Double(x[i]))) }
+        case let .gelu(tanh: false):
+            for i in 0..<n { let v = Double(x[i]); y[i] = Float(0.5 * v * (1 + Foundation.erf(v * 0.5.squareRoot()))) }
+        case .gelu(tanh: true):
+            // ½x(1 + tanh(√(2/π)(x + 0.044715x³))), the approximation ONNX's Gelu names "tanh".
+            let c = (2 / Double.pi).squareRoot()
+            for i in 0..<n { let v = Double(x[i]); y[i] = Float(0.5 * v * (1 + Foundation.tanh(c * (v + 0.044715 * v * v * v)))) }
+        case let .selu(a, g): for i in 0..<n { let v = x[i]; y[i] = v <= 0 ? g * a * (Foundation.exp(v) - 1) : g * v }
+        case .softsign: for i in 0..<n { y[i] = x[i] / (1 + Swift.abs(x[i])) }
+        case .sign: for i in 0..<n { let v = x[i]; y[i] = v > 0 ? 1 : v < 0 ? -1 : 0 }
+        case .mish:
+            for i in 0..<n { let v = Double(x[i]); y[i] = Float(v * Foundation.tanh(Foundation.log1p(Foundation.exp(v)))) }
+        case let .thresholdedRelu(a): for i in 0..<n { let v = x[i]; y[i] = v > a ? v : 0 }
         }
     }
 }
 
 /// Element-wise binary and variadic operators with numpy broadcasting: Add, Sub, Mul, Div,
-/// Pow, Max, Min, Sum, Mean. Float at run time; int64 too during constant folding.
+/// Pow, Max, Min, Sum, Mean, and PRelu (x < 0 ? slope · x : x, the slope broadcast to x —
+/// per channel as [C, 1, 1] in exported CNNs). Float at run time; int64 too during constant
+/// folding.
 struct BinaryOp: Operator {
-    enum Function { case add, sub, mul, div, pow, max, min }
+    enum Function { case add, sub, mul, div, pow, max, min, prelu }
     let function: Function
     /// Sum/Mean/Max/Min take any number of inputs; Mean divides by their count at the end.
     let isMean: Bool
@@ -146,6 +183,7 @@ struct BinaryOp: Operator {
         case "Pow": function = .pow
         case "Max": function = .max
         case "Min": function = .min
+        case "PRelu": function = .prelu
         default: throw OpError("not a binary operator")
         }
         if node.opset < 7, ["Add", "Sub", "Mul", "Div"].contains(node.opType), try node.int("broadcast", default: 0) != 0,
@@ -189,6 +227,7 @@ struct BinaryOp: Operator {
             case .pow: f = { Int64(Foundation.pow(Double($0), Double($1))) }
             case .max: f = { Swift.max($0, $1) }
             case .min: f = { Swift.min($0, $1) }
+            case .prelu: f = { $0 < 0 ? $0 &* $1 : $0 }
             }
             return HostTensor(shape: shape, ints: zip(ia, ib).map { f(a.ints[$0], b.ints[$1]) })
         }
@@ -206,6 +245,7 @@ struct BinaryOp: Operator {
         case .pow: return { Foundation.pow($0, $1) }
         case .max: return { Swift.max($0, $1) }
         case .min: return { Swift.min($0, $1) }
+        case .prelu: return { $0 < 0 ? $0 * $1 : $0 }
         }
     }
 
@@ -304,6 +344,7 @@ final class BroadcastKernel: Kernel {
                 case .pow: BroadcastKernel.row(pa, ia, pb, ib, py, inner) { Foundation.pow($0, $1) }
                 case .max: BroadcastKernel.row(pa, ia, pb, ib, py, inner) { Swift.max($0, $1) }
                 case .min: BroadcastKernel.row(pa, ia, pb, ib, py, inner) { Swift.min($0, $1) }
+                case .prelu: BroadcastKernel.row(pa, ia, pb, ib, py, inner) { $0 < 0 ? $0 * $1 : $0 }
                 }
                 // Advance the outer index (odometer over axes 0..<rank-1).
                 var axis = rank - 2
