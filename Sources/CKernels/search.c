@@ -124,6 +124,77 @@ __attribute__((target("avx2,fma"))) static void distances_gathered_avx2(
     }
 }
 
+// MARK: AVX-512
+//
+// The same sums over zmm: four accumulators of 16 floats, 64 floats an iteration, the tail
+// (dim mod 16: 0 for the usual 128…4096-d codes) by one masked load: half the instructions
+// and loads of the ymm loop. Measured on the AVX-512 EPYC (Zen 4, whose zmm FMA is two ymm
+// ones, so the gain is in issue slots, not FLOPs), CNNCODES_ISA=avx2 against the default,
+// 100,000 × 1280 codes, two rounds each: HNSW build 75.0 / 69.1 → 65.5 / 66.7 s, queries
+// one at a time +5 %, batched +2 % (memory-bound: a random 5 KB code arrives at ~6.5 GB/s
+// however it is summed; in a C harness 32 gathered rows hot in L2 took 0.8–0.9 of the time).
+// Not bit-identical to the AVX2 sums (another association); the graph it builds may differ in
+// ties (recall@10 at ef=24: 0.9505 / 0.9508 → 0.9507 / 0.9507).
+
+#define CK_SEARCH_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+
+CK_SEARCH_AVX512 static inline float dot_avx512(const float *a, const float *b, size_t n) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+        acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
+        acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+    }
+    for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+CK_SEARCH_AVX512 static inline float l2sq_avx512(const float *a, const float *b, size_t n) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+        __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+        acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+        acc2 = _mm512_fmadd_ps(d2, d2, acc2);
+        acc3 = _mm512_fmadd_ps(d3, d3, acc3);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        acc0 = _mm512_fmadd_ps(d, d, acc0);
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+        acc1 = _mm512_fmadd_ps(d, d, acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+CK_SEARCH_AVX512 static void distances_gathered_avx512(
+    int squared_l2, const float *query, const char *base, size_t stride, const uint32_t *nodes, size_t count,
+    size_t dim, float *out) {
+    size_t bytes = dim * sizeof(float);
+    for (size_t j = 0; j < count && j < CK_PREFETCH_AHEAD; j++) prefetch_vector(base + (size_t)nodes[j] * stride, bytes);
+    for (size_t j = 0; j < count; j++) {
+        if (j + CK_PREFETCH_AHEAD < count)
+            prefetch_vector(base + (size_t)nodes[j + CK_PREFETCH_AHEAD] * stride, bytes);
+        const float *x = (const float *)(base + (size_t)nodes[j] * stride);
+        out[j] = squared_l2 ? l2sq_avx512(query, x, dim) : -dot_avx512(query, x, dim);
+    }
+}
+
 __attribute__((target("avx2,fma"))) static size_t next_at_least_avx2(
     const float *scores, const float *offsets, float scale, size_t start, size_t n, float threshold) {
     const __m256 t = _mm256_set1_ps(threshold);
@@ -155,6 +226,7 @@ __attribute__((target("avx2,fma"))) static size_t next_at_least_avx2(
 
 float ck_dot(const float *a, const float *b, size_t n) {
 #ifdef CK_X86
+    if (ck_has_avx512()) return dot_avx512(a, b, n);
     if (ck_has_avx2_fma()) return dot_avx2(a, b, n);
 #endif
     return dot_portable(a, b, n);
@@ -162,6 +234,7 @@ float ck_dot(const float *a, const float *b, size_t n) {
 
 float ck_l2sq(const float *a, const float *b, size_t n) {
 #ifdef CK_X86
+    if (ck_has_avx512()) return l2sq_avx512(a, b, n);
     if (ck_has_avx2_fma()) return l2sq_avx2(a, b, n);
 #endif
     return l2sq_portable(a, b, n);
@@ -170,6 +243,10 @@ float ck_l2sq(const float *a, const float *b, size_t n) {
 void ck_distances_gathered(int squared_l2, const float *query, const void *base, size_t stride,
                            const uint32_t *nodes, size_t count, size_t dim, float *out) {
 #ifdef CK_X86
+    if (ck_has_avx512()) {
+        distances_gathered_avx512(squared_l2, query, (const char *)base, stride, nodes, count, dim, out);
+        return;
+    }
     if (ck_has_avx2_fma()) {
         distances_gathered_avx2(squared_l2, query, (const char *)base, stride, nodes, count, dim, out);
         return;
