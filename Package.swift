@@ -113,8 +113,9 @@ let package = Package(
         ),
         .executableTarget(name: "cnncodes", dependencies: ["CNNCodesCLI", "Tensor"]),
 
-        // Test helpers: repository paths, ../shared lookup with skip, temporary directories.
-        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        // Test helpers: repository paths, ../shared lookup with skip, temporary directories, the
+        // instruction-set paths of the C kernels.
+        .target(name: "TestSupport", dependencies: ["Tensor", "CKernels"], path: "Tests/TestSupport"),
 
         // One test target per module.
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),

@@ -71,6 +71,15 @@ final class OperatorTests: XCTestCase {
         let folded = try InferenceSession(
             model: ONNXModel(contentsOf: dir.appendingPathComponent("shape_arithmetic_reshape.onnx")), inputShape: [2, 3, 4])
         XCTAssertEqual(folded.runtimeOpTypes, ["Reshape"])
+        // GELU written out through Erf becomes one Gelu step, in both orders of the halving…
+        let convnext = try InferenceSession(
+            model: ONNXModel(contentsOf: dir.appendingPathComponent("convnext_block.onnx")), inputShape: [2, 8, 9, 9])
+        XCTAssertEqual(convnext.runtimeOpTypes.filter { ["Gelu", "Erf", "Div"].contains($0) }, ["Gelu"])
+        let geluModel = try ONNXModel(contentsOf: dir.appendingPathComponent("gelu_written_out_half_first.onnx"))
+        XCTAssertEqual(try InferenceSession(model: geluModel, inputShape: [2, 3, 5]).runtimeOpTypes, ["Gelu"])
+        // …but not where an intermediate tensor was asked for.
+        let kept = try InferenceSession(model: geluModel, outputs: ["y", "e"], inputShape: [2, 3, 5])
+        XCTAssertTrue(kept.runtimeOpTypes.contains("Erf"), "\(kept.runtimeOpTypes)")
     }
 
     /// Concat inputs are computed straight into their slices (values checked above): of the

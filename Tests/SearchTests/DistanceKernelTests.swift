@@ -1,4 +1,5 @@
 import CKernels
+import TestSupport
 import XCTest
 
 /// The C distance kernels HNSW search and build run on (Sources/CKernels/search.c): every
@@ -8,24 +9,11 @@ import XCTest
 final class DistanceKernelTests: XCTestCase {
     static let lengths = [1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 112, 127, 128, 129, 1280, 1283, 4096]
 
-    /// Names and switches of the paths this machine can run.
-    func paths() -> [(name: String, set: () -> Void)] {
-        var result: [(String, () -> Void)] = [("portable", { ck_force_portable(1); ck_force_avx2(0) })]
-        if ck_cpu_has_avx2_fma() != 0 { result.append(("avx2", { ck_force_portable(0); ck_force_avx2(1) })) }
-        if ck_cpu_has_avx2_fma() != 0 && ck_cpu_has_avx512_skylake() != 0 {
-            result.append(("avx512", { ck_force_portable(0); ck_force_avx2(0) }))
-        }
-        return result
-    }
-
-    override func tearDown() {
-        ck_force_portable(0)
-        ck_force_avx2(0)
-    }
+    override func tearDown() { KernelPaths.reset() }
 
     func testDotAndSquaredDistanceMatchDoubleReference() {
         var generator = SystemRandomNumberGenerator()
-        for (name, select) in paths() {
+        for (name, select) in KernelPaths.available() {
             select()
             for n in DistanceKernelTests.lengths {
                 let a = (0..<n).map { _ in Float.random(in: -1...1, using: &generator) }
@@ -44,7 +32,7 @@ final class DistanceKernelTests: XCTestCase {
     /// a vector followed by links), negated dot products or squared distances, in order.
     func testGatheredDistancesMatchPerRowKernels() {
         let rows = 50
-        for (name, select) in paths() {
+        for (name, select) in KernelPaths.available() {
             select()
             for n in [17, 128, 1283] {
                 let stride = (n + 9) * MemoryLayout<Float>.size  // 9 floats of other record data

@@ -1,9 +1,9 @@
 // CKernels, search family: the distance and selection loops of Sources/Search (exact k-NN
-// and HNSW), AVX2+FMA when the CPU has it (ck_cpu.h), portable C otherwise.
+// and HNSW), AVX2+FMA or AVX-512 when the CPU has it (ck_cpu.h), portable C otherwise.
 //
 // Why C: at 128 dims a distance is ~16 FMAs, so the cost of reaching it matters as much as
 // the arithmetic. OpenBLAS `sdot` pays a wrapper and argument checks per call; Swift SIMD
-// compiles to SSE only for baseline x86-64. These kernels are AVX2 and take a whole
+// compiles to SSE only for baseline x86-64. These kernels are AVX2 / AVX-512 and take a whole
 // neighbour list per call (one call per expanded HNSW node, with the next vector prefetched).
 #ifndef CK_SEARCH_H
 #define CK_SEARCH_H

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Element-wise unary operators on float tensors: Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid,
@@ -132,11 +133,11 @@ final class UnaryKernel: Kernel {
         case .relu: for i in 0..<n { y[i] = max(x[i], 0) }
         case let .clip(lo, hi): for i in 0..<n { y[i] = min(max(x[i], lo), hi) }
         case let .leakyRelu(a): for i in 0..<n { let v = x[i]; y[i] = v < 0 ? a * v : v }
-        case .sigmoid: for i in 0..<n { y[i] = 1 / (1 + Foundation.exp(-x[i])) }
+        case .sigmoid: ck_sigmoid(x, y, n)  // vectorized (Sources/CKernels/vmath.c), as are exp, erf, GELU
         case let .hardSigmoid(a, b): for i in 0..<n { y[i] = max(0, min(1, a * x[i] + b)) }
         case .hardSwish: for i in 0..<n { let v = x[i]; y[i] = v * max(0, min(1, v / 6 + 0.5)) }
         case .tanh: for i in 0..<n { y[i] = Foundation.tanh(x[i]) }
-        case .exp: for i in 0..<n { y[i] = Foundation.exp(x[i]) }
+        case .exp: ck_exp(x, y, n)
         case .log: for i in 0..<n { y[i] = Foundation.log(x[i]) }
         case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
         case .neg: for i in 0..<n { y[i] = -x[i] }
@@ -146,9 +147,8 @@ final class UnaryKernel: Kernel {
         case .ceil: for i in 0..<n { y[i] = x[i].rounded(.up) }
         case .softplus: for i in 0..<n { y[i] = Foundation.log1p(Foundation.exp(x[i])) }
         case let .elu(a): for i in 0..<n { let v = x[i]; y[i] = v < 0 ? a * (Foundation.exp(v) - 1) : v }
-        case .erf: for i in 0..<n { y[i] = Float(Foundation.erf(Double(x[i]))) }
-        case let .gelu(tanh: false):
-            for i in 0..<n { let v = Double(x[i]); y[i] = Float(0.5 * v * (1 + Foundation.erf(v * 0.5.squareRoot()))) }
+        case .erf: ck_erf(x, y, n)
+        case .gelu(tanh: false): ck_gelu(x, y, n)
         case .gelu(tanh: true):
             // ½x(1 + tanh(√(2/π)(x + 0.044715x³))), the approximation ONNX's Gelu names "tanh".
             let c = (2 / Double.pi).squareRoot()

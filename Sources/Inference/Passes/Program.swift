@@ -59,13 +59,14 @@ struct Program {
     }
 
     /// Runs the load-time passes in order: Pad into Conv, BatchNorm (and per-channel Mul/Add)
-    /// into Conv, the remaining BatchNorm/Mul/Add chains into one ChannelAffine each, residual
-    /// Adds into Conv, activations into Conv/Gemm/ChannelAffine epilogues, then MaxPools into the
+    /// into Conv, the remaining BatchNorm/Mul/Add chains into one ChannelAffine each, GELUs
+    /// written out through Erf into one Gelu step each, residual Adds into Conv, activations into Conv/Gemm/ChannelAffine epilogues, then MaxPools into the
     /// Conv before them (where `ConvMaxPoolKernel` runs).
     mutating func optimize() {
         PadIntoConv.run(&self)
         BatchNormIntoConv.run(&self)
         ChannelAffineFusion.run(&self)
+        GeluFusion.run(&self)
         ResidualAddFusion.run(&self)
         ActivationFusion.run(&self)
         ConvMaxPoolFusion.run(&self)
